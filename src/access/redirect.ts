@@ -1,0 +1,23 @@
+// Safe post-login redirects: `rd` is honoured only for absolute https/wss URLs whose parsed
+// host is the cookie domain or one of its subdomains. Hosts are compared after URL parsing,
+// never as string prefixes.
+
+const MAX_RD_LENGTH = 2048;
+
+export function safeRedirectTarget(rd: unknown, cookieDomain: string | undefined): string | null {
+  if (typeof rd !== 'string' || rd.length === 0 || rd.length > MAX_RD_LENGTH || !cookieDomain) return null;
+  // The URL parser silently drops tabs/newlines and turns "\" into "/": refuse them first.
+  if (/[\s\\\p{C}]/u.test(rd)) return null;
+  let url: URL;
+  try {
+    url = new URL(rd);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'wss:') return null;
+  if (url.username || url.password) return null;
+  const host = url.hostname; // lower-case, IDN already in punycode
+  const domain = cookieDomain.toLowerCase();
+  if (host !== domain && !host.endsWith(`.${domain}`)) return null;
+  return url.href;
+}

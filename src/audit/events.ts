@@ -1,0 +1,114 @@
+// Named, typed audit events: one function each, written to the audit_log table.
+// Never pass a password, session ID, token or TOTP secret here; sessions are named by
+// their public handle (a prefix of the SHA-256 of the ID).
+
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../db/connection.js';
+import type { Clock } from '../lib/clock.js';
+
+export type SessionEndReason =
+  | 'logout'
+  | 'expired'
+  | 'ip-mismatch'
+  | 'revoked'
+  | 'password-changed'
+  | 'user-disabled'
+  | 'user-deleted'
+  | 'session-limit'
+  | 'regenerated'
+  | 'cleared';
+
+interface Who {
+  userId?: number | null;
+  username?: string | null;
+  ip?: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  event: string;
+  userId: number | null;
+  username: string | null;
+  ip: string | null;
+  details: Record<string, unknown>;
+}
+
+/** Attempted usernames are attacker-controlled: keep them short and printable. */
+function cleanName(name: string | null | undefined): string | null {
+  if (name === null || name === undefined) return null;
+  return name.replace(/[\p{C}]/gu, '?').slice(0, 64);
+}
+
+export class Audit {
+  private readonly insert: Statement;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {
+    this.insert = db.prepare('INSERT INTO audit_log (at, event, user_id, username, ip, details) VALUES (?, ?, ?, ?, ?, ?)');
+  }
+
+  private write(event: string, who: Who, details: Record<string, unknown> = {}): void {
+    this.insert.run(this.clock.now(), event, who.userId ?? null, cleanName(who.username), who.ip ?? null, JSON.stringify(details));
+  }
+
+  loginSucceeded(who: Who & { session: string; remember: boolean }): void {
+    this.write('login-succeeded', who, { session: who.session, remember: who.remember });
+  }
+  loginFailed(who: Who & { reason: 'bad-credentials' | 'user-disabled' | 'invalid-input' }): void {
+    this.write('login-failed', who, { reason: who.reason });
+  }
+  logout(who: Who & { session: string }): void {
+    this.write('logout', who, { session: who.session });
+  }
+  sessionRevoked(who: Who & { session: string; reason: SessionEndReason; by?: string }): void {
+    this.write('session-revoked', who, { session: who.session, reason: who.reason, by: who.by ?? null });
+  }
+  resurrectionBlocked(who: Who & { session: string; state: string }): void {
+    this.write('session-resurrection-blocked', who, { session: who.session, state: who.state });
+  }
+  userCreated(who: Who & { groups: string[]; by: string }): void {
+    this.write('user-created', who, { groups: who.groups, by: who.by });
+  }
+  userDisabled(who: Who & { by: string; sessionsRevoked: number }): void {
+    this.write('user-disabled', who, { by: who.by, sessions_revoked: who.sessionsRevoked });
+  }
+  userEnabled(who: Who & { by: string }): void {
+    this.write('user-enabled', who, { by: who.by });
+  }
+  userDeleted(who: Who & { by: string; sessionsRevoked: number }): void {
+    this.write('user-deleted', who, { by: who.by, sessions_revoked: who.sessionsRevoked });
+  }
+  passwordChanged(who: Who & { by: string; sessionsRevoked: number }): void {
+    this.write('password-changed', who, { by: who.by, sessions_revoked: who.sessionsRevoked });
+  }
+  setupTokenIssued(): void {
+    this.write('setup-token-issued', {});
+  }
+  setupCompleted(who: Who): void {
+    this.write('setup-completed', who);
+  }
+  setupRejected(who: Who & { reason: string }): void {
+    this.write('setup-rejected', who, { reason: who.reason });
+  }
+
+  /** Newest first; for the CLI and tests. */
+  recent(limit = 100, event?: string): AuditEntry[] {
+    const rows = (
+      event
+        ? this.db.prepare('SELECT * FROM audit_log WHERE event = ? ORDER BY id DESC LIMIT ?').all(event, limit)
+        : this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit)
+    ) as Array<{ id: number; at: number; event: string; user_id: number | null; username: string | null; ip: string | null; details: string }>;
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      event: r.event,
+      userId: r.user_id,
+      username: r.username,
+      ip: r.ip,
+      details: JSON.parse(r.details) as Record<string, unknown>,
+    }));
+  }
+}

@@ -1,0 +1,116 @@
+// HTTP adapters for signing in and out: parse the form, call the domain, map the outcome.
+
+import type { Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+import { safeRedirectTarget } from '../access/redirect.js';
+import type { AppContext } from '../context.js';
+import type { Guards } from '../http/guards.js';
+import { sessionCookieName } from '../http/session.js';
+import { renderPage } from '../http/views.js';
+import { handleOf, hashSessionId } from '../sessions/store.js';
+import { clientIp } from '../theft/client-ip.js';
+import { normalizeUsername } from '../users/username.js';
+import { checkPasswordInput } from './passwords.js';
+import { setLoginIntent, type createPassport, type LoginFailureInfo } from './passport.js';
+
+/** One message for every failed sign-in: nothing tells whether the user exists. */
+export const GENERIC_LOGIN_FAILURE = 'Incorrect username or password.';
+
+const text = (field: string) => z.string({ error: `${field} must be a single text value.` });
+const loginForm = z.object({
+  username: text('The username'),
+  password: text('The password'),
+  remember: z.literal('on', { error: 'remember must be "on" or absent.' }).optional(),
+  rd: text('rd').max(2048, { error: 'rd is too long.' }).optional(),
+});
+
+const NOTICES: Record<string, string> = {
+  signed_out: 'You have been signed out.',
+  setup: 'The administrator account was created. Sign in with it now.',
+};
+
+export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnType<typeof createPassport>) {
+  const cookieDomain = ctx.config.session.cookie_domain;
+
+  function showForm(req: Request, res: Response, status: number, extra: { error?: string; username?: string; rd?: string | undefined }): void {
+    const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
+    renderPage(
+      res,
+      'login.njk',
+      {
+        title: 'Sign in',
+        csrfToken: guards.csrfToken(req),
+        rememberDays: Math.floor(ctx.config.session.remember_me / 86_400_000),
+        notice: extra.error ? undefined : notice,
+        ...extra,
+      },
+      status,
+    );
+  }
+
+  const page: RequestHandler = (req, res) => {
+    const rd = typeof req.query.rd === 'string' ? req.query.rd : undefined;
+    if (req.user) return res.redirect(303, safeRedirectTarget(rd, cookieDomain) ?? '/');
+    showForm(req, res, 200, { rd: safeRedirectTarget(rd, cookieDomain) ?? undefined });
+  };
+
+  const submit: RequestHandler = (req, res, next) => {
+    const ip = clientIp(req);
+    const parsed = loginForm.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      ctx.audit.loginFailed({ ip, reason: 'invalid-input' });
+      return showForm(req, res, 400, { error: parsed.error.issues[0]?.message ?? 'The form was not filled in correctly.' });
+    }
+    const form = parsed.data;
+    const rd = safeRedirectTarget(form.rd, cookieDomain) ?? undefined;
+    const name = normalizeUsername(form.username);
+    const password = checkPasswordInput(form.password);
+    // Malformed input (NUL, invisible characters, over-long) is refused before any hashing.
+    const malformed = !name.ok && name.kind === 'malformed' ? name.message : !password.ok ? password.message : null;
+    if (malformed) {
+      ctx.audit.loginFailed({ ip, reason: 'invalid-input' });
+      return showForm(req, res, 400, { error: malformed, rd });
+    }
+    setLoginIntent(req, { remember: form.remember === 'on' });
+    passport.authenticate('local', { session: true }, (err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
+      if (err) return next(err);
+      if (!user) {
+        ctx.audit.loginFailed({ username: info?.username ?? null, ip, reason: info?.reason ?? 'bad-credentials' });
+        ctx.log.info({ event: 'login-failed', ip, reason: info?.reason ?? 'bad-credentials' }, 'sign-in refused');
+        return showForm(req, res, 401, { error: GENERIC_LOGIN_FAILURE, username: form.username.slice(0, 256), rd });
+      }
+      // req.login regenerates the session ID (fixation), then saves the new session.
+      req.login(user, (loginErr) => {
+        if (loginErr) return next(loginErr);
+        const session = handleOf(hashSessionId(req.sessionID));
+        ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
+        ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session }, 'signed in');
+        res.redirect(303, rd ?? '/');
+      });
+    })(req, res, next);
+  };
+
+  /** Without a signed-in session there is nothing to end: go to the login page. */
+  const skipIfSignedOut: RequestHandler = (req, res, next) => (req.user ? next() : res.redirect(303, '/login'));
+
+  const logout: RequestHandler = (req, res, next) => {
+    const user = req.user as Express.User;
+    const session = handleOf(hashSessionId(req.sessionID));
+    // Dead server-side first; a request still running with this session cannot save it back.
+    ctx.sessions.revoke(req.sessionID, 'logout');
+    ctx.audit.logout({ userId: user.id, username: user.username, ip: clientIp(req), session });
+    req.session.destroy((err) => {
+      if (err) return next(err);
+      res.clearCookie(sessionCookieName(ctx, req.secure), {
+        path: '/',
+        httpOnly: true,
+        secure: req.secure,
+        sameSite: 'lax',
+        ...(req.secure && cookieDomain ? { domain: cookieDomain } : {}),
+      });
+      res.redirect(303, '/login?notice=signed_out');
+    });
+  };
+
+  return { page, submit, skipIfSignedOut, logout };
+}

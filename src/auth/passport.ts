@@ -1,0 +1,64 @@
+// Passport wiring: the local strategy checks credentials through Accounts; the session
+// holds only the user id, and every request reloads the user so a disabled or deleted
+// account stops working at once.
+
+import type { Request } from 'express';
+import { Passport } from 'passport';
+import { Strategy as LocalStrategy } from 'passport-local';
+import type { AppContext } from '../context.js';
+import { clientIp } from '../theft/client-ip.js';
+import type { User as GatehouseUser } from '../users/repository.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Passport's typing extends this global.
+  namespace Express {
+    interface User extends GatehouseUser {}
+  }
+}
+
+export interface LoginFailureInfo {
+  reason: 'bad-credentials' | 'user-disabled';
+  username: string | null;
+}
+
+/** Sign-in options read from the already-validated login form. */
+export interface LoginIntent {
+  remember: boolean;
+}
+
+const intents = new WeakMap<Request, LoginIntent>();
+export const setLoginIntent = (req: Request, intent: LoginIntent): void => void intents.set(req, intent);
+
+export function createPassport(ctx: AppContext): InstanceType<typeof Passport> {
+  const passport = new Passport();
+  passport.use(
+    new LocalStrategy({ usernameField: 'username', passwordField: 'password' }, (username, password, done) => {
+      ctx.accounts.verifyCredentials(username, password.normalize('NFKC')).then(
+        (result) => (result.ok ? done(null, result.user) : done(null, false, { reason: result.reason, username: result.username } as LoginFailureInfo as never)),
+        (err: unknown) => done(err),
+      );
+    }),
+  );
+  // Runs inside req.login(), after the session ID was regenerated and before the new
+  // session's first write: so that write already carries the IP binding and lifetime.
+  passport.serializeUser<number>((req: Request, user: Express.User, done: (err: unknown, id?: number) => void) => {
+    const remember = (intents.get(req)?.remember ?? false) && ctx.config.session.remember_me > 0;
+    req.session.auth = {
+      at: ctx.clock.now(),
+      ip: clientIp(req),
+      userAgent: (req.get('user-agent') ?? '').slice(0, 256),
+      remember,
+    };
+    if (remember) req.session.cookie.maxAge = ctx.config.session.remember_me;
+    done(null, user.id);
+  });
+  passport.deserializeUser<number>((id, done) => {
+    try {
+      const user = typeof id === 'number' ? ctx.users.findById(id) : null;
+      done(null, user && !user.disabled ? user : false);
+    } catch (err) {
+      done(err);
+    }
+  });
+  return passport;
+}

@@ -1,0 +1,64 @@
+// Password hashing and verification with argon2id. Input limits are checked before any
+// hashing, and unknown users cost the same hash as known ones.
+
+import argon2 from 'argon2';
+
+export interface Argon2Params {
+  memoryKib: number;
+  iterations: number;
+  parallelism: number;
+}
+
+/** NIST asks for at least 64; we accept up to 256 characters and 1024 UTF-8 bytes. */
+export const PASSWORD_MAX_CHARS = 256;
+export const PASSWORD_MAX_BYTES = 1024;
+
+export type PasswordInput = { ok: true; password: string } | { ok: false; message: string };
+
+/** Shape checks done before hashing: length and NUL. The result is NFKC-normalized. */
+export function checkPasswordInput(raw: string): PasswordInput {
+  if (raw.length === 0) return { ok: false, message: 'Enter a password.' };
+  if ([...raw].length > PASSWORD_MAX_CHARS || Buffer.byteLength(raw, 'utf8') > PASSWORD_MAX_BYTES) {
+    return { ok: false, message: `Passwords are at most ${PASSWORD_MAX_CHARS} characters.` };
+  }
+  if (raw.includes('\0')) return { ok: false, message: 'The password contains a NUL character.' };
+  return { ok: true, password: raw.normalize('NFKC') };
+}
+
+export class PasswordHasher {
+  private dummyHash: Promise<string> | null = null;
+
+  constructor(private readonly params: Argon2Params) {}
+
+  private get options() {
+    return {
+      type: argon2.argon2id,
+      memoryCost: this.params.memoryKib,
+      timeCost: this.params.iterations,
+      parallelism: this.params.parallelism,
+    } as const;
+  }
+
+  /** Hashes an already-checked, normalized password. */
+  hash(password: string): Promise<string> {
+    return argon2.hash(password, this.options);
+  }
+
+  /** Verifies; `rehash` says the stored hash uses weaker parameters than configured. */
+  async verify(storedHash: string, password: string): Promise<{ ok: boolean; rehash: boolean }> {
+    let ok = false;
+    try {
+      ok = await argon2.verify(storedHash, password);
+    } catch {
+      ok = false; // a malformed stored hash fails closed
+    }
+    return { ok, rehash: ok && argon2.needsRehash(storedHash, this.options) };
+  }
+
+  /** Spends one verification's worth of work for a user that does not exist. */
+  async verifyNobody(password: string): Promise<false> {
+    this.dummyHash ??= this.hash('gatehouse-timing-equalizer');
+    await this.verify(await this.dummyHash, password);
+    return false;
+  }
+}

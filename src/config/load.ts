@@ -1,0 +1,95 @@
+// Loading the configuration: YAML file (GATEHOUSE_CONFIG), then environment overrides,
+// then one validation pass that reports every problem with its key and a fix.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** A config file path; overrides GATEHOUSE_CONFIG. */
+  file?: string;
+  /** Extra values applied over file and environment (used by tests and the CLI). */
+  overrides?: Record<string, unknown>;
+}
+
+const ENV_KEYS: Array<[string, string[]]> = [
+  ['GATEHOUSE_HOST', ['server', 'host']],
+  ['GATEHOUSE_PORT', ['server', 'port']],
+  ['GATEHOUSE_DATA_DIR', ['data_dir']],
+  ['GATEHOUSE_LOG_LEVEL', ['log', 'level']],
+];
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.GATEHOUSE_CONFIG;
+  const source = file ? resolve(file) : 'built-in defaults';
+  const raw = file ? readConfigFile(file) : {};
+  for (const [name, path] of ENV_KEYS) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, value);
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) setPath(raw, key.split('.'), value);
+  return validateConfig(raw, file ? `${source} + environment` : 'defaults + environment');
+}
+
+export function validateConfig(raw: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error.issues));
+  const config = result.data;
+  return { ...config, data_dir: resolve(config.data_dir) };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, [`cannot read the file (${code ?? 'error'}); check GATEHOUSE_CONFIG or --config`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: 50 });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    throw new ConfigError(file, [`not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(file, ['the top level must be a mapping of keys (e.g. "server:")']);
+  return doc as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function describeIssues(issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const key = issue.path.length ? issue.path.join('.') : '(top level)';
+    if (issue.code === 'unrecognized_keys') {
+      const prefix = issue.path.length ? `${key}.` : '';
+      return `${issue.keys.map((k) => prefix + k).join(', ')}: unknown key; check the spelling against the README's config reference`;
+    }
+    if (issue.code === 'invalid_type') return `${key}: expected ${issue.expected}; fix the value's type`;
+    if (issue.code === 'invalid_value' && 'values' in issue) return `${key}: must be one of ${issue.values.map(String).join(', ')}`;
+    return `${key}: ${issue.message}`;
+  });
+}

@@ -1,0 +1,112 @@
+// The typed configuration schema with every default, checked once at start-up.
+
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from '../lib/duration.js';
+
+const duration = (example: string) =>
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `not a duration (got ${JSON.stringify(value)}); write it like "${example}" (units ms, s, m, h, d, w)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** A trusted-proxy entry: Express's names (loopback, linklocal, uniquelocal), an IP, or a CIDR. */
+const proxyEntry = z.string().refine(
+  (v) => ['loopback', 'linklocal', 'uniquelocal'].includes(v) || isIP(v) !== 0 || isCidr(v),
+  { message: 'not an IP address, CIDR (e.g. "10.0.0.0/8") or one of loopback, linklocal, uniquelocal' },
+);
+
+function isCidr(value: string): boolean {
+  const [addr, bits, ...rest] = value.split('/');
+  if (rest.length || addr === undefined || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
+  const family = isIP(addr);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, {
+    message: 'must be a lower-case DNS name such as "home.example" (no scheme, port or leading dot)',
+  });
+
+export const configSchema = z
+  .strictObject({
+    data_dir: z.string().min(1).default('./data'),
+    server: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.coerce.number().int().min(1).max(65535).default(8480),
+        /** Proxies whose X-Forwarded-* headers are believed, matched against the TCP peer. */
+        trusted_proxies: z.array(proxyEntry).default(['loopback']),
+        /**
+         * Sign-in over plain HTTP from another machine sends the password and cookie in the
+         * clear; it is refused unless this is set (loopback is always allowed, for setup).
+         */
+        allow_insecure_http: z.boolean().default(false),
+        shutdown_timeout: duration('10s').default(10_000),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    session: z
+      .strictObject({
+        /** Base cookie name; `__Host-` (or `__Secure-` with cookie_domain) is prepended over HTTPS. */
+        name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { message: 'use 1-32 letters, digits, "_" or "-"' }).default('gatehouse'),
+        /** Idle timeout: a session unused this long is dead (NIST AAL2: at most 1h). */
+        inactivity: duration('1h').default(3_600_000),
+        /** Absolute lifetime of a session from sign-in (NIST AAL2: at most 24h). */
+        expiration: duration('24h').default(86_400_000),
+        /** Lifetime of a "keep me signed in" session; 0 hides the option. */
+        remember_me: duration('30d').default(30 * 86_400_000),
+        cookie_domain: hostname.optional(),
+        /** A busy session is written at most once per interval. */
+        touch_interval: duration('60s').default(60_000),
+        cache_size: z.number().int().min(0).max(1_000_000).default(10_000),
+        /** Soft-deleted sessions are kept this long (audit, "why was I signed out"). */
+        retention: duration('30d').default(30 * 86_400_000),
+        sweep_interval: duration('5m').default(300_000),
+      })
+      .prefault({}),
+    password: z
+      .strictObject({
+        argon2: z
+          .strictObject({
+            memory_kib: z.number().int().min(19_456, { message: 'must be at least 19456 (19 MiB, OWASP minimum)' }).max(4_194_304).default(19_456),
+            iterations: z.number().int().min(2, { message: 'must be at least 2 (OWASP minimum)' }).max(100).default(2),
+            parallelism: z.number().int().min(1).max(16).default(1),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    setup: z
+      .strictObject({
+        token_lifetime: duration('1h').default(3_600_000),
+      })
+      .prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    const s = cfg.session;
+    if (s.inactivity < 60_000) ctx.addIssue({ code: 'custom', path: ['session', 'inactivity'], message: 'must be at least 1m' });
+    if (s.expiration < s.inactivity) {
+      ctx.addIssue({ code: 'custom', path: ['session', 'expiration'], message: 'must not be shorter than session.inactivity' });
+    }
+    if (s.touch_interval * 2 > s.inactivity) {
+      ctx.addIssue({ code: 'custom', path: ['session', 'touch_interval'], message: 'must be at most half of session.inactivity, or busy sessions could expire' });
+    }
+    if (s.remember_me !== 0 && s.remember_me < s.expiration) {
+      ctx.addIssue({ code: 'custom', path: ['session', 'remember_me'], message: 'must be 0 (off) or at least session.expiration' });
+    }
+    if (s.sweep_interval < 1000) ctx.addIssue({ code: 'custom', path: ['session', 'sweep_interval'], message: 'must be at least 1s' });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

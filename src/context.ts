@@ -1,0 +1,83 @@
+// The application context: config, database, clock, logger and the domain services built
+// on them. The server, the CLI and the tests all build it the same way.
+
+import type { Audit as AuditType } from './audit/events.js';
+import { Audit } from './audit/events.js';
+import { PasswordHasher } from './auth/passwords.js';
+import { SetupTokens } from './auth/setup.js';
+import type { Config } from './config/schema.js';
+import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
+import { databasePath, openDatabase, type Db } from './db/connection.js';
+import { migrate } from './db/migrate.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { silentLogger, type Logger } from './lib/log.js';
+import { sessionPolicy } from './sessions/policy.js';
+import { SqliteSessionStore } from './sessions/store.js';
+import { Accounts } from './users/accounts.js';
+import { UserRepository } from './users/repository.js';
+
+export interface AppContext {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  secrets: Secrets;
+  audit: AuditType;
+  sessions: SqliteSessionStore;
+  users: UserRepository;
+  accounts: Accounts;
+  hasher: PasswordHasher;
+  setup: SetupTokens;
+  /** Flushes pending session touches, checkpoints the WAL and closes the database. */
+  close(): void;
+}
+
+export interface ContextOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** Replace the session store (tests use a subclass to force request interleavings). */
+  sessionStore?: (db: Db, clock: Clock, audit: AuditType, config: Config) => SqliteSessionStore;
+}
+
+export function createContext(config: Config, options: ContextOptions = {}): AppContext {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? silentLogger();
+  const secrets = loadOrCreateSecrets(config.data_dir);
+  const db = openDatabase(databasePath(config.data_dir));
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const audit = new Audit(db, clock);
+  const sessions = options.sessionStore
+    ? options.sessionStore(db, clock, audit, config)
+    : new SqliteSessionStore(db, clock, sessionPolicy(config), audit);
+  const users = new UserRepository(db);
+  const { memory_kib, iterations, parallelism } = config.password.argon2;
+  const hasher = new PasswordHasher({ memoryKib: memory_kib, iterations, parallelism });
+  const accounts = new Accounts(db, users, hasher, sessions, audit, clock);
+  const setup = new SetupTokens(db, clock, config.setup.token_lifetime);
+  let closed = false;
+  return {
+    config,
+    db,
+    clock,
+    log,
+    secrets,
+    audit,
+    sessions,
+    users,
+    accounts,
+    hasher,
+    setup,
+    close() {
+      if (closed) return;
+      closed = true;
+      sessions.close();
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+    },
+  };
+}

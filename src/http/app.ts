@@ -1,0 +1,66 @@
+// Assembles the Express application from the context. createApp never listens.
+
+import { randomBytes } from 'node:crypto';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { createPassport } from '../auth/passport.js';
+import type { AppContext } from '../context.js';
+import { publicDir } from '../lib/paths.js';
+import { errorHandler, notFoundHandler, sendError } from './errors.js';
+import { AppError } from '../lib/errors.js';
+import { createGuards } from './guards.js';
+import { routeTable } from './routes.js';
+import { sessionMiddleware } from './session.js';
+import { createViews } from './views.js';
+
+export function createApp(ctx: AppContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Client IP and protocol come from X-Forwarded-* only when the TCP peer is a trusted proxy.
+  app.set('trust proxy', ctx.config.server.trusted_proxies);
+  app.set('query parser', 'simple');
+  const views = createViews();
+  views.express(app);
+  app.set('view engine', 'njk');
+
+  app.use((req, res, next) => {
+    res.locals.requestId = randomBytes(8).toString('hex');
+    if (req.method === 'TRACE' || req.method === 'TRACK') {
+      res.set('Allow', 'GET, HEAD, POST');
+      return sendError(req, res, new AppError('method-not-allowed', 405, 'This method is not allowed.'));
+    }
+    next();
+  });
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+          formAction: ["'self'"],
+        },
+      },
+      // Neither the setup token nor an `rd` URL may leak to another site.
+      referrerPolicy: { policy: 'no-referrer' },
+      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: false },
+    }),
+  );
+  app.use(express.static(publicDir, { index: false, maxAge: '1h', fallthrough: true }));
+
+  const guards = createGuards(ctx);
+  const passport = createPassport(ctx);
+  const routes = routeTable(ctx, guards, passport);
+  for (const r of routes.filter((r) => !r.session)) app[r.method](r.path, ...r.chain);
+  app.use(sessionMiddleware(ctx), passport.initialize(), passport.session());
+  for (const r of routes.filter((r) => r.session)) app[r.method](r.path, ...r.chain);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(ctx.log));
+  return app;
+}

@@ -1,0 +1,31 @@
+// Errors with a stable code, an HTTP status and a message that is safe to show a user.
+// The cause is for the log only; it is never rendered.
+
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly publicMessage: string;
+
+  constructor(code: string, status: number, publicMessage: string, options?: { cause?: unknown }) {
+    super(`${code}: ${publicMessage}`, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = status;
+    this.publicMessage = publicMessage;
+  }
+}
+
+export const badRequest = (code: string, message: string): AppError => new AppError(code, 400, message);
+export const conflict = (code: string, message: string): AppError => new AppError(code, 409, message);
+export const notFound = (code: string, message: string): AppError => new AppError(code, 404, message);
+
+/** True for errors that mean the database cannot answer (locked, I/O, closed). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'SqliteError') {
+    const code = (err as Error & { code?: string }).code ?? '';
+    return /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|CORRUPT|NOTADB|FULL|READONLY|PROTOCOL)/.test(code);
+  }
+  // better-sqlite3 throws a TypeError once the connection is closed.
+  return err instanceof TypeError && /database connection is not open/i.test(err.message);
+}

@@ -1,0 +1,426 @@
+// Our express-session Store over SQLite: hashed IDs, soft delete with a reason, no
+// resurrection, coalesced touches, a bounded write-through cache, expiry from the row.
+
+import session, { type SessionData } from 'express-session';
+import type { Statement } from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
+import type { Audit, SessionEndReason } from '../audit/events.js';
+import type { Db } from '../db/connection.js';
+import type { Clock } from '../lib/clock.js';
+import { sha256Hex } from '../lib/crypto.js';
+import { lifetimesFor, type SessionPolicy } from './policy.js';
+import { HANDLE_LENGTH, type SessionInfo } from './types.js';
+
+interface SessionRow {
+  id_hash: string;
+  user_id: number | null;
+  data: string;
+  bound_ip: string | null;
+  user_agent: string | null;
+  created_at: number;
+  last_seen_at: number;
+  idle_timeout_ms: number;
+  idle_expires_at: number;
+  absolute_expires_at: number;
+  deleted_at: number | null;
+  delete_reason: string | null;
+}
+
+/** A live session held in memory. `lastSeenAt` may be ahead of the row (touch not yet written). */
+export interface LiveSession {
+  hash: string;
+  userId: number | null;
+  data: string;
+  boundIp: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  persistedLastSeenAt: number;
+  idleTimeoutMs: number;
+  absoluteExpiresAt: number;
+}
+
+export const hashSessionId = (sid: string): string => sha256Hex(sid);
+export const handleOf = (hash: string): string => hash.slice(0, HANDLE_LENGTH);
+
+const USER_AGENT_MAX = 256;
+
+function toLive(row: SessionRow): LiveSession {
+  return {
+    hash: row.id_hash,
+    userId: row.user_id,
+    data: row.data,
+    boundIp: row.bound_ip,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    persistedLastSeenAt: row.last_seen_at,
+    idleTimeoutMs: row.idle_timeout_ms,
+    absoluteExpiresAt: row.absolute_expires_at,
+  };
+}
+
+export function expiresAt(s: Pick<LiveSession, 'lastSeenAt' | 'idleTimeoutMs' | 'absoluteExpiresAt'>): number {
+  return Math.min(s.lastSeenAt + s.idleTimeoutMs, s.absoluteExpiresAt);
+}
+
+/** Callback-style Store methods delegate to these synchronous ones and report throws. */
+function settle<T>(callback: ((err: unknown, value?: T) => void) | undefined, work: () => T): void {
+  let value: T;
+  try {
+    value = work();
+  } catch (err) {
+    callback?.(err);
+    return;
+  }
+  callback?.(null, value);
+}
+
+export class SqliteSessionStore extends session.Store {
+  private readonly cache: LRUCache<string, LiveSession> | null;
+  private readonly pendingTouches = new Set<string>();
+  private lastDataVersion: number;
+  private readonly sql: Record<
+    | 'dataVersion'
+    | 'selectLive'
+    | 'selectAny'
+    | 'upsert'
+    | 'touch'
+    | 'touchCoalesced'
+    | 'softDelete'
+    | 'softDeleteUser'
+    | 'expireDue'
+    | 'purge'
+    | 'countLive'
+    | 'allLive'
+    | 'clearLive',
+    Statement
+  >;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly policy: SessionPolicy,
+    private readonly audit: Pick<Audit, 'resurrectionBlocked' | 'sessionRevoked'>,
+  ) {
+    super();
+    this.cache =
+      policy.cacheSize > 0
+        ? new LRUCache<string, LiveSession>({
+            max: policy.cacheSize,
+            // A session pushed out of the cache must not lose its newest touch.
+            dispose: (entry, _key, reason) => {
+              if (reason === 'evict' && this.pendingTouches.has(entry.hash)) this.writeTouch(entry);
+            },
+          })
+        : null;
+    const live = 'deleted_at IS NULL';
+    this.sql = {
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      selectLive: db.prepare(`SELECT * FROM sessions WHERE id_hash = ? AND ${live}`),
+      selectAny: db.prepare('SELECT * FROM sessions WHERE id_hash = ?'),
+      // Insert, or update a row that is still live and unexpired. An update of a dead row
+      // matches nothing and returns no row: that is how a late save is told from a new one.
+      upsert: db.prepare(`
+        INSERT INTO sessions (id_hash, user_id, data, bound_ip, user_agent, created_at, last_seen_at,
+                              idle_timeout_ms, idle_expires_at, absolute_expires_at)
+        VALUES (@hash, @userId, @data, @boundIp, @userAgent, @now, @now, @idleMs, @now + @idleMs, @now + @absoluteMs)
+        ON CONFLICT (id_hash) DO UPDATE SET
+          data = excluded.data,
+          user_id = coalesce(sessions.user_id, excluded.user_id),
+          bound_ip = coalesce(sessions.bound_ip, excluded.bound_ip),
+          user_agent = coalesce(sessions.user_agent, excluded.user_agent),
+          last_seen_at = excluded.last_seen_at,
+          idle_expires_at = excluded.last_seen_at + sessions.idle_timeout_ms
+        WHERE sessions.${live}
+          AND sessions.idle_expires_at > excluded.last_seen_at
+          AND sessions.absolute_expires_at > excluded.last_seen_at
+        RETURNING *`),
+      touch: db.prepare(`
+        UPDATE sessions SET last_seen_at = @at, idle_expires_at = @at + idle_timeout_ms
+        WHERE id_hash = @hash AND ${live} AND last_seen_at < @at`),
+      // Never moves the expiry of a row that has already expired: that would revive it.
+      touchCoalesced: db.prepare(`
+        UPDATE sessions SET last_seen_at = @at, idle_expires_at = @at + idle_timeout_ms
+        WHERE id_hash = @hash AND ${live} AND last_seen_at <= @at - @interval
+          AND idle_expires_at > @at AND absolute_expires_at > @at`),
+      softDelete: db.prepare(`
+        UPDATE sessions SET deleted_at = @now, delete_reason = @reason, delete_detail = @detail
+        WHERE id_hash = @hash AND ${live} RETURNING id_hash, user_id`),
+      softDeleteUser: db.prepare(`
+        UPDATE sessions SET deleted_at = @now, delete_reason = @reason
+        WHERE user_id = @userId AND ${live} AND id_hash IS NOT @except RETURNING id_hash`),
+      expireDue: db.prepare(`
+        UPDATE sessions SET deleted_at = @now, delete_reason = 'expired'
+        WHERE ${live} AND (idle_expires_at <= @now OR absolute_expires_at <= @now) RETURNING id_hash`),
+      purge: db.prepare('DELETE FROM sessions WHERE deleted_at IS NOT NULL AND deleted_at < ?'),
+      countLive: db.prepare(`SELECT count(*) FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`).pluck(),
+      allLive: db.prepare(`SELECT id_hash, data FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`),
+      clearLive: db.prepare(`UPDATE sessions SET deleted_at = @now, delete_reason = 'cleared' WHERE ${live} RETURNING id_hash`),
+    };
+    this.lastDataVersion = this.sql.dataVersion.get() as number;
+  }
+
+  // ---- express-session Store API -------------------------------------------------------
+
+  override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
+    settle(callback, () => {
+      const live = this.lookup(sid);
+      return live ? (JSON.parse(live.data) as SessionData) : null;
+    });
+  }
+
+  override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
+    settle(callback, () => {
+      this.save(sid, sess);
+    });
+  }
+
+  /** express-session calls this from `destroy()` and `regenerate()`; named endings use `revoke`. */
+  override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    settle(callback, () => {
+      this.endByHash(hashSessionId(sid), 'regenerated');
+    });
+  }
+
+  override touch(sid: string, _sess: SessionData, callback?: (err?: unknown) => void): void {
+    settle(callback, () => {
+      this.recordUse(sid);
+    });
+  }
+
+  /** Live sessions keyed by their hash: the raw IDs are not stored anywhere, by design. */
+  override all(callback: (err: unknown, obj?: { [hash: string]: SessionData } | null) => void): void {
+    settle(callback, () => {
+      const rows = this.sql.allLive.all({ now: this.clock.now() }) as Array<{ id_hash: string; data: string }>;
+      return Object.fromEntries(rows.map((r) => [r.id_hash, JSON.parse(r.data) as SessionData]));
+    });
+  }
+
+  override length(callback: (err: unknown, length?: number) => void): void {
+    settle(callback, () => this.sql.countLive.get({ now: this.clock.now() }) as number);
+  }
+
+  /** Ends every live session (soft delete, reason `cleared`). */
+  override clear(callback?: (err?: unknown) => void): void {
+    settle(callback, () => {
+      const rows = this.sql.clearLive.all({ now: this.clock.now() }) as Array<{ id_hash: string }>;
+      for (const r of rows) this.forget(r.id_hash);
+    });
+  }
+
+  // ---- domain operations -------------------------------------------------------------
+
+  /** The live, unexpired session for a raw ID, from the cache when warm; null otherwise. */
+  lookup(sid: string): LiveSession | null {
+    return this.lookupHash(hashSessionId(sid));
+  }
+
+  lookupHash(hash: string): LiveSession | null {
+    this.noticeOtherWriters();
+    const now = this.clock.now();
+    let live = this.cache?.get(hash) ?? null;
+    if (!live) {
+      const row = this.sql.selectLive.get(hash) as SessionRow | undefined;
+      if (!row) return null;
+      live = toLive(row);
+      this.cache?.set(hash, live);
+    }
+    if (expiresAt(live) <= now) {
+      this.endByHash(hash, 'expired');
+      return null;
+    }
+    return live;
+  }
+
+  /** Records a use: moves the idle expiry in memory now, in the row at most once per interval. */
+  recordUse(sid: string): void {
+    const hash = hashSessionId(sid);
+    const now = this.clock.now();
+    const live = this.cache?.get(hash);
+    if (!live) {
+      // Not cached: SQL coalesces, writing only to a live row last written an interval ago.
+      this.sql.touchCoalesced.run({ hash, at: now, interval: this.policy.touchIntervalMs });
+      return;
+    }
+    if (expiresAt(live) <= now) return;
+    live.lastSeenAt = Math.max(live.lastSeenAt, now);
+    if (now - live.persistedLastSeenAt >= this.policy.touchIntervalMs) this.writeTouch(live);
+    else this.pendingTouches.add(hash);
+  }
+
+  /** Ends a session by raw ID with a reason; true if it was live. */
+  revoke(sid: string, reason: SessionEndReason, detail?: Record<string, unknown>): boolean {
+    return this.endByHash(hashSessionId(sid), reason, detail);
+  }
+
+  /** Ends a session named by a handle prefix (CLI, admin). Throws if the prefix is ambiguous. */
+  revokeByHandle(prefix: string, reason: SessionEndReason, by: string): SessionInfo | null {
+    const clean = prefix.toLowerCase();
+    if (!/^[0-9a-f]{6,64}$/.test(clean)) throw new RangeError('a session handle is 6 to 64 hexadecimal characters');
+    const matches = this.db
+      .prepare('SELECT id_hash FROM sessions WHERE deleted_at IS NULL AND id_hash >= ? AND id_hash < ? LIMIT 2')
+      .pluck()
+      .all(clean, `${clean}g`) as string[];
+    if (matches.length > 1) throw new RangeError(`the handle ${clean} matches more than one session; give more characters`);
+    const hash = matches[0];
+    if (!hash) return null;
+    this.endByHash(hash, reason, undefined, by);
+    return this.describe(hash);
+  }
+
+  /** Ends all live sessions of a user except `exceptSid`; returns how many ended. */
+  revokeUserSessions(userId: number, reason: SessionEndReason, options: { exceptSid?: string; by?: string } = {}): number {
+    this.flushTouches();
+    const except = options.exceptSid ? hashSessionId(options.exceptSid) : null;
+    const rows = this.sql.softDeleteUser.all({ now: this.clock.now(), reason, userId, except }) as Array<{ id_hash: string }>;
+    for (const r of rows) {
+      this.forget(r.id_hash);
+      this.audit.sessionRevoked({ userId, session: handleOf(r.id_hash), reason, by: options.by ?? 'system' });
+    }
+    return rows.length;
+  }
+
+  list(filter: { userId?: number; includeEnded?: boolean; limit?: number } = {}): SessionInfo[] {
+    this.flushTouches();
+    const where: string[] = [];
+    const params: Record<string, unknown> = { now: this.clock.now(), limit: filter.limit ?? 1000 };
+    if (filter.userId !== undefined) {
+      where.push('s.user_id = @userId');
+      params.userId = filter.userId;
+    }
+    if (!filter.includeEnded) where.push('s.deleted_at IS NULL AND s.idle_expires_at > @now AND s.absolute_expires_at > @now');
+    const rows = this.db
+      .prepare(
+        `SELECT s.*, u.username FROM sessions s LEFT JOIN users u ON u.id = s.user_id
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY s.deleted_at IS NOT NULL, s.last_seen_at DESC LIMIT @limit`,
+      )
+      .all(params) as Array<SessionRow & { username: string | null }>;
+    return rows.map((r) => this.info(r, r.username));
+  }
+
+  describe(hash: string): SessionInfo | null {
+    const row = this.sql.selectAny.get(hash) as SessionRow | undefined;
+    if (!row) return null;
+    const username = row.user_id === null ? null : ((this.db.prepare('SELECT username FROM users WHERE id = ?').pluck().get(row.user_id) as string | undefined) ?? null);
+    return this.info(row, username);
+  }
+
+  /** Writes every pending touch now (before a sweep, a listing, and at shutdown). */
+  flushTouches(): void {
+    if (this.pendingTouches.size === 0) return;
+    this.db.transaction(() => {
+      for (const hash of this.pendingTouches) {
+        const live = this.cache?.peek(hash);
+        if (live) this.writeTouch(live);
+      }
+    })();
+    this.pendingTouches.clear();
+  }
+
+  /** Marks expired rows and purges soft-deleted rows past the retention period. */
+  sweep(): { expired: number; purged: number } {
+    this.flushTouches();
+    const now = this.clock.now();
+    const expired = this.sql.expireDue.all({ now }) as Array<{ id_hash: string }>;
+    for (const r of expired) this.forget(r.id_hash);
+    const purged = this.sql.purge.run(now - this.policy.retentionMs).changes;
+    return { expired: expired.length, purged };
+  }
+
+  close(): void {
+    this.flushTouches();
+    this.cache?.clear();
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  private save(sid: string, sess: SessionData): void {
+    const hash = hashSessionId(sid);
+    const auth = sess.auth;
+    const userId = typeof sess.passport?.user === 'number' ? sess.passport.user : null;
+    const { idleMs, absoluteMs } = lifetimesFor(this.policy, auth?.remember === true);
+    const row = this.sql.upsert.get({
+      hash,
+      userId,
+      data: JSON.stringify(sess),
+      boundIp: auth?.ip ?? null,
+      userAgent: auth?.userAgent ? auth.userAgent.slice(0, USER_AGENT_MAX) : null,
+      now: this.clock.now(),
+      idleMs,
+      absoluteMs,
+    }) as SessionRow | undefined;
+    if (row) {
+      this.pendingTouches.delete(hash);
+      this.cache?.set(hash, toLive(row));
+      return;
+    }
+    // The row exists but is ended or expired: refuse to bring it back (expressjs/session#632).
+    const existing = this.sql.selectAny.get(hash) as SessionRow | undefined;
+    if (existing && existing.deleted_at === null) this.endByHash(hash, 'expired');
+    this.forget(hash);
+    this.audit.resurrectionBlocked({
+      userId: existing?.user_id ?? userId,
+      session: handleOf(hash),
+      state: existing?.delete_reason ?? 'expired',
+    });
+    this.emit('resurrection-blocked', handleOf(hash));
+  }
+
+  private endByHash(hash: string, reason: SessionEndReason, detail?: Record<string, unknown>, by?: string): boolean {
+    const row = this.sql.softDelete.get({
+      hash,
+      reason,
+      now: this.clock.now(),
+      detail: detail ? JSON.stringify(detail) : null,
+    }) as { id_hash: string; user_id: number | null } | undefined;
+    this.forget(hash);
+    // Audit endings of signed-in sessions; anonymous pre-login sessions are not events.
+    if (row && row.user_id !== null && reason !== 'regenerated' && reason !== 'logout') {
+      this.audit.sessionRevoked({ userId: row.user_id, session: handleOf(hash), reason, by: by ?? 'system' });
+    }
+    return row !== undefined;
+  }
+
+  private forget(hash: string): void {
+    this.pendingTouches.delete(hash);
+    this.cache?.delete(hash);
+  }
+
+  private writeTouch(live: LiveSession): void {
+    this.sql.touch.run({ hash: live.hash, at: live.lastSeenAt });
+    live.persistedLastSeenAt = live.lastSeenAt;
+    this.pendingTouches.delete(live.hash);
+  }
+
+  /**
+   * Another process (the CLI) may have revoked sessions. SQLite's data_version changes
+   * only when another connection commits, so checking it costs one cheap statement and
+   * keeps the cache from serving a session that was ended elsewhere.
+   */
+  private noticeOtherWriters(): void {
+    const version = this.sql.dataVersion.get() as number;
+    if (version === this.lastDataVersion) return;
+    this.lastDataVersion = version;
+    if (this.cache && this.cache.size > 0) {
+      this.flushTouches();
+      this.cache.clear();
+    }
+  }
+
+  private info(row: SessionRow, username: string | null): SessionInfo {
+    const cached = row.deleted_at === null ? this.cache?.peek(row.id_hash) : undefined;
+    const lastSeenAt = Math.max(row.last_seen_at, cached?.lastSeenAt ?? 0);
+    return {
+      handle: handleOf(row.id_hash),
+      userId: row.user_id,
+      username,
+      boundIp: row.bound_ip,
+      userAgent: row.user_agent,
+      createdAt: row.created_at,
+      lastSeenAt,
+      expiresAt: expiresAt({ lastSeenAt, idleTimeoutMs: row.idle_timeout_ms, absoluteExpiresAt: row.absolute_expires_at }),
+      deletedAt: row.deleted_at,
+      deleteReason: row.delete_reason as SessionEndReason | null,
+    };
+  }
+}
