@@ -38,14 +38,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const raw = file ? readConfigFile(file) : {};
   for (const [name, path] of ENV_KEYS) {
     const value = env[name];
-    if (value !== undefined && value !== '') setPath(raw, path, value);
+    if (value === undefined || value === '') continue;
+    // Numeric environment values become numbers; anything else is left for the schema to reject.
+    setPath(raw, path, name === 'GATEHOUSE_PORT' && /^\d+$/.test(value.trim()) ? Number(value) : value);
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) setPath(raw, key.split('.'), value);
   return validateConfig(raw, file ? `${source} + environment` : 'defaults + environment');
 }
 
 export function validateConfig(raw: unknown, source = 'config'): Config {
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(source, describeIssues(result.error.issues));
   const config = result.data;
   return { ...config, data_dir: resolve(config.data_dir) };
@@ -88,7 +90,10 @@ function describeIssues(issues: z.core.$ZodIssue[]): string[] {
       const prefix = issue.path.length ? `${key}.` : '';
       return `${issue.keys.map((k) => prefix + k).join(', ')}: unknown key; check the spelling against the README's config reference`;
     }
-    if (issue.code === 'invalid_type') return `${key}: expected ${issue.expected}; fix the value's type`;
+    if (issue.code === 'invalid_type') {
+      const got = issue.input === undefined ? 'nothing' : JSON.stringify(issue.input)?.slice(0, 60);
+      return `${key}: expected ${issue.expected === 'number' ? 'a number' : `a value of type ${issue.expected}`}, got ${got}`;
+    }
     if (issue.code === 'invalid_value' && 'values' in issue) return `${key}: must be one of ${issue.values.map(String).join(', ')}`;
     return `${key}: ${issue.message}`;
   });

@@ -41,7 +41,7 @@ export const configSchema = z
     server: z
       .strictObject({
         host: z.string().min(1).default('127.0.0.1'),
-        port: z.coerce.number().int().min(1).max(65535).default(8480),
+        port: z.number().int().min(1).max(65535).default(8480),
         /** Proxies whose X-Forwarded-* headers are believed, matched against the TCP peer. */
         trusted_proxies: z.array(proxyEntry).default(['loopback']),
         /**

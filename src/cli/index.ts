@@ -1,0 +1,218 @@
+// The `gatehouse` command: serve, users, sessions and the setup link, with the same config
+// and data dir as the server. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
+
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { createContext, type AppContext } from '../context.js';
+import { AppError } from '../lib/errors.js';
+import { displayBase, setupLink, startServer } from '../server.js';
+import { CliError, formatTime, obtainPassword, printTable } from './io.js';
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+function program(io: Io): Command {
+  const root = new Command('gatehouse')
+    .description('Self-hosted authentication gateway for the home.')
+    .option('-c, --config <file>', 'YAML config file (default: $GATEHOUSE_CONFIG)')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const withContext = async <T>(work: (ctx: AppContext) => Promise<T> | T): Promise<T> => {
+    const file = root.opts<{ config?: string }>().config;
+    const config = loadConfig(file ? { file } : {});
+    const ctx = createContext(config);
+    try {
+      return await work(ctx);
+    } finally {
+      ctx.close();
+    }
+  };
+  const by = `cli:${process.env.SUDO_USER ?? process.env.USER ?? 'unknown'}`;
+
+  root
+    .command('serve')
+    .description('run the server (same as npm start)')
+    .action(async () => {
+      const file = root.opts<{ config?: string }>().config;
+      const running = await startServer(loadConfig(file ? { file } : {}));
+      await new Promise<void>((resolve) => {
+        const stop = () => void running.stop().then(resolve);
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+
+  root
+    .command('setup-link')
+    .description('print a fresh first-run setup link (only while no user exists)')
+    .action(() =>
+      withContext((ctx) => {
+        const issued = ctx.setup.issueIfNeeded();
+        if (!issued) throw new CliError('setup is complete (users exist); add users with "gatehouse user add"');
+        ctx.audit.setupTokenIssued();
+        io.out(setupLink(displayBase(ctx.config, ctx.config.server.port), issued.token));
+        io.out(`valid until ${formatTime(issued.expiresAt)} UTC, once; older links no longer work`);
+      }),
+    );
+
+  const user = root.command('user').description('manage household members');
+  user
+    .command('add <name>')
+    .description('create a user (asks for the password, or reads it with --password-stdin)')
+    .option('-g, --group <group...>', 'groups to join ("admins" makes an administrator)', [])
+    .option('--display-name <name>', 'the name shown on pages')
+    .option('--email <address>', 'email address')
+    .option('--password-stdin', 'read the password from standard input')
+    .action((name: string, opts: { group: string[]; displayName?: string; email?: string; passwordStdin?: boolean }) =>
+      withContext(async (ctx) => {
+        const password = await obtainPassword(opts.passwordStdin === true);
+        const created = await ctx.accounts.create({
+          username: name,
+          password,
+          groups: opts.group,
+          by,
+          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+          ...(opts.email !== undefined ? { email: opts.email } : {}),
+        });
+        io.out(`created user ${created.username}${created.groups.length ? ` (groups: ${created.groups.join(', ')})` : ''}`);
+      }),
+    );
+  user
+    .command('list')
+    .description('list users')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      withContext((ctx) => {
+        const users = ctx.users.list();
+        if (opts.json) return io.out(JSON.stringify(users, null, 2));
+        if (!users.length) return io.out('no users yet (see "gatehouse setup-link" or "gatehouse user add")');
+        printTable(
+          io.out,
+          ['USERNAME', 'NAME', 'GROUPS', 'STATUS', 'LAST LOGIN'],
+          users.map((u) => [u.username, u.displayName, u.groups.join(',') || '-', u.disabled ? 'disabled' : 'active', formatTime(u.lastLoginAt)]),
+        );
+      }),
+    );
+  user
+    .command('passwd <name>')
+    .description("set a user's password; ends all of that user's sessions")
+    .option('--password-stdin', 'read the password from standard input')
+    .action((name: string, opts: { passwordStdin?: boolean }) =>
+      withContext(async (ctx) => {
+        ctx.accounts.require(name);
+        const password = await obtainPassword(opts.passwordStdin === true);
+        const { sessionsRevoked } = await ctx.accounts.setPassword(name, password, by);
+        io.out(`password changed; ${sessionsRevoked} session(s) ended`);
+      }),
+    );
+  user
+    .command('disable <name>')
+    .description('disable a user and end their sessions')
+    .action((name: string) =>
+      withContext((ctx) => {
+        const { user: u, sessionsRevoked } = ctx.accounts.disable(name, by);
+        io.out(`disabled ${u.username}; ${sessionsRevoked} session(s) ended`);
+      }),
+    );
+  user
+    .command('enable <name>')
+    .description('enable a disabled user')
+    .action((name: string) =>
+      withContext((ctx) => {
+        io.out(`enabled ${ctx.accounts.enable(name, by).username}`);
+      }),
+    );
+  user
+    .command('delete <name>')
+    .description('delete a user and end their sessions (the audit log keeps its entries)')
+    .action((name: string) =>
+      withContext((ctx) => {
+        const { user: u, sessionsRevoked } = ctx.accounts.delete(name, by);
+        io.out(`deleted ${u.username}; ${sessionsRevoked} session(s) ended`);
+      }),
+    );
+
+  const session = root.command('session').description('list and end sessions');
+  session
+    .command('list')
+    .description('list live sessions')
+    .option('-u, --user <name>', 'only this user')
+    .option('-a, --all', 'include ended sessions (with the reason)')
+    .option('--json', 'print JSON')
+    .action((opts: { user?: string; all?: boolean; json?: boolean }) =>
+      withContext((ctx) => {
+        const filter = { includeEnded: opts.all === true, ...(opts.user ? { userId: ctx.accounts.require(opts.user).id } : {}) };
+        const sessions = ctx.sessions.list(filter).filter((s) => opts.all || s.userId !== null);
+        if (opts.json) return io.out(JSON.stringify(sessions, null, 2));
+        if (!sessions.length) return io.out('no sessions');
+        printTable(
+          io.out,
+          ['ID', 'USER', 'IP', 'CREATED', 'LAST SEEN', 'ENDS', 'STATE'],
+          sessions.map((s) => [
+            s.handle,
+            s.username ?? '-',
+            s.boundIp ?? '-',
+            formatTime(s.createdAt),
+            formatTime(s.lastSeenAt),
+            s.deletedAt === null ? formatTime(s.expiresAt) : '-',
+            s.deletedAt === null ? 'live' : `ended: ${s.deleteReason ?? '?'}`,
+          ]),
+        );
+      }),
+    );
+  session
+    .command('revoke <id-prefix>')
+    .description('end a session, named by the start of its ID from "session list"')
+    .action((prefix: string) =>
+      withContext((ctx) => {
+        let ended;
+        try {
+          ended = ctx.sessions.revokeByHandle(prefix, 'revoked', by);
+        } catch (err) {
+          if (err instanceof RangeError) throw new CliError(err.message, 2);
+          throw err;
+        }
+        if (!ended) throw new CliError(`no live session starts with ${prefix}`);
+        io.out(`ended session ${ended.handle}${ended.username ? ` of ${ended.username}` : ''}`);
+      }),
+    );
+
+  return root;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+  try {
+    await program(io).parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigError) {
+      io.err(`gatehouse: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof CliError) {
+      io.err(`gatehouse: ${err.message}`);
+      return err.exitCode;
+    }
+    if (err instanceof AppError) {
+      io.err(`gatehouse: ${err.publicMessage}`);
+      return 1;
+    }
+    if (err instanceof Error && err.name === 'ExitPromptError') {
+      io.err('gatehouse: cancelled');
+      return 130;
+    }
+    io.err(`gatehouse: unexpected error: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}
