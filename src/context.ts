@@ -73,7 +73,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     hasher,
     setup,
     close() {
-      if (closed) return;
+      if (closed || !db.open) return;
       closed = true;
       sessions.close();
       db.pragma('wal_checkpoint(TRUNCATE)');

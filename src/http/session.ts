@@ -16,10 +16,32 @@ export function cookieNames(ctx: AppContext): CookieNames {
   return { secure: `${cookie_domain ? '__Secure-' : '__Host-'}${name}`, plain: name };
 }
 
+/**
+ * express-session installs its own `generate` function on the store it is given, so two
+ * middleware instances on one store would overwrite each other's cookie settings. Each
+ * gets its own thin view that forwards storage calls to the one SQLite store.
+ */
+class StoreView extends session.Store {
+  constructor(private readonly target: session.Store) {
+    super();
+  }
+  override get(sid: string, cb: (err: unknown, s?: session.SessionData | null) => void): void {
+    this.target.get(sid, cb);
+  }
+  override set(sid: string, s: session.SessionData, cb?: (err?: unknown) => void): void {
+    this.target.set(sid, s, cb);
+  }
+  override destroy(sid: string, cb?: (err?: unknown) => void): void {
+    this.target.destroy(sid, cb);
+  }
+  override touch(sid: string, s: session.SessionData, cb?: () => void): void {
+    this.target.touch?.(sid, s, cb);
+  }
+}
+
 export function sessionMiddleware(ctx: AppContext): RequestHandler {
   const names = cookieNames(ctx);
   const common = {
-    store: ctx.sessions,
     secret: ctx.secrets.cookieSecret,
     // Nothing is written for a visitor until the session holds something (a CSRF token).
     resave: false,
@@ -28,10 +50,11 @@ export function sessionMiddleware(ctx: AppContext): RequestHandler {
   } satisfies session.SessionOptions;
   const secure = session({
     ...common,
+    store: new StoreView(ctx.sessions),
     name: names.secure,
     cookie: { httpOnly: true, secure: true, sameSite: 'lax', path: '/', ...(ctx.config.session.cookie_domain ? { domain: ctx.config.session.cookie_domain } : {}) },
   });
-  const plain = session({ ...common, name: names.plain, cookie: { httpOnly: true, secure: false, sameSite: 'lax', path: '/' } });
+  const plain = session({ ...common, store: new StoreView(ctx.sessions), name: names.plain, cookie: { httpOnly: true, secure: false, sameSite: 'lax', path: '/' } });
   return (req, res, next) => (req.secure ? secure(req, res, next) : plain(req, res, next));
 }
 

@@ -108,7 +108,7 @@ export class SqliteSessionStore extends session.Store {
             max: policy.cacheSize,
             // A session pushed out of the cache must not lose its newest touch.
             dispose: (entry, _key, reason) => {
-              if (reason === 'evict' && this.pendingTouches.has(entry.hash)) this.writeTouch(entry);
+              
             },
           })
         : null;
@@ -190,13 +190,18 @@ export class SqliteSessionStore extends session.Store {
   /** Live sessions keyed by their hash: the raw IDs are not stored anywhere, by design. */
   override all(callback: (err: unknown, obj?: { [hash: string]: SessionData } | null) => void): void {
     settle(callback, () => {
+      // Pending touches first: a session kept alive only in memory is still live.
+      this.flushTouches();
       const rows = this.sql.allLive.all({ now: this.clock.now() }) as Array<{ id_hash: string; data: string }>;
       return Object.fromEntries(rows.map((r) => [r.id_hash, JSON.parse(r.data) as SessionData]));
     });
   }
 
   override length(callback: (err: unknown, length?: number) => void): void {
-    settle(callback, () => this.sql.countLive.get({ now: this.clock.now() }) as number);
+    settle(callback, () => {
+      this.flushTouches();
+      return this.sql.countLive.get({ now: this.clock.now() }) as number;
+    });
   }
 
   /** Ends every live session (soft delete, reason `cleared`). */
@@ -339,6 +344,10 @@ export class SqliteSessionStore extends session.Store {
     const auth = sess.auth;
     const userId = typeof sess.passport?.user === 'number' ? sess.passport.user : null;
     const { idleMs, absoluteMs } = lifetimesFor(this.policy, auth?.remember === true);
+    // The upsert judges expiry from the row: a use still held in memory must reach the row
+    // first, or a session that `get` just found alive would be refused and ended here.
+    const cached = this.pendingTouches.has(hash) ? this.cache?.peek(hash) : undefined;
+    if (cached) this.writeTouch(cached);
     const row = this.sql.upsert.get({
       hash,
       userId,

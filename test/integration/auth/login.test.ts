@@ -1,0 +1,214 @@
+// Sign-in and sign-out through the real app over real HTTP: success, failure, fixation,
+// CSRF, logout replay, and accounts that are disabled or deleted while signed in.
+
+import { expect } from 'chai';
+import { Browser } from '../../support/browser.js';
+import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+
+interface Row {
+  deleted_at: number | null;
+  delete_reason: string | null;
+  user_id: number | null;
+  bound_ip: string | null;
+}
+
+function sessionRows(app: TestApp): Row[] {
+  return app.ctx.db.prepare('SELECT deleted_at, delete_reason, user_id, bound_ip FROM sessions ORDER BY created_at').all() as Row[];
+}
+
+describe('sign-in and sign-out', () => {
+  let app: TestApp;
+  beforeEach(async () => {
+    app = await startApp();
+    await addUser(app.ctx, 'alice', { groups: ['admins'] });
+  });
+  afterEach(() => app.close());
+
+  it('renders a login form that password managers understand', async () => {
+    const page = await new Browser(app.url).get('/login');
+    expect(page.status).to.equal(200);
+    expect(page.text).to.match(/<input[^>]+name="username"[^>]+autocomplete="username"/);
+    expect(page.text).to.match(/<input[^>]+name="password"[^>]+type="password"[^>]+autocomplete="current-password"|<input[^>]+type="password"[^>]+autocomplete="current-password"/);
+    expect(page.text).not.to.match(/<script/i);
+    expect(page.text).not.to.match(/onpaste/i);
+  });
+
+  it('signs in with the right password and lands on the home page', async () => {
+    const b = new Browser(app.url);
+    const res = await b.login('alice', GOOD_PASSWORD);
+    expect(res.status).to.equal(303);
+    expect(res.location).to.equal('/');
+    const home = await b.get('/');
+    expect(home.status).to.equal(200);
+    expect(home.text).to.contain('alice').and.contain('admins');
+    expect(app.ctx.audit.recent(5).map((e) => e.event)).to.include('login-succeeded');
+  });
+
+  it('gives a new session ID at sign-in and kills the pre-login one (fixation)', async () => {
+    const b = new Browser(app.url);
+    const token = await b.csrf('/login');
+    const before = b.cookies.get('gatehouse');
+    expect(before, 'pre-login session cookie').to.be.a('string');
+    await b.post('/login', { _csrf: token, username: 'alice', password: GOOD_PASSWORD });
+    const after = b.cookies.get('gatehouse');
+    expect(after).to.be.a('string').and.not.equal(before);
+
+    // An attacker who planted (or kept) the pre-login cookie gets nothing.
+    const attacker = new Browser(app.url);
+    attacker.cookies.set('gatehouse', before as string);
+    const res = await attacker.get('/');
+    expect(res.status).to.equal(303);
+    expect(res.location).to.equal('/login');
+    const rows = sessionRows(app);
+    expect(rows[0]).to.include({ delete_reason: 'regenerated', user_id: null });
+  });
+
+  for (const [label, username, password] of [
+    ['a wrong password', 'alice', 'not the right password at all'],
+    ['an unknown user', 'mallory', GOOD_PASSWORD],
+    ['a look-alike of the username', 'alіce', GOOD_PASSWORD], // Cyrillic і
+  ] as const) {
+    it(`refuses ${label} with 401 and the one generic message`, async () => {
+      const b = new Browser(app.url);
+      const res = await b.login(username, password);
+      expect(res.status).to.equal(401);
+      expect(res.text).to.contain('Incorrect username or password.');
+      expect(b.cookies.has('gatehouse')).to.equal(true); // still the anonymous session
+      expect((await b.get('/')).status).to.equal(303);
+      const failed = app.ctx.audit.recent(5, 'login-failed');
+      expect(failed[0]?.details.reason).to.equal('bad-credentials');
+      expect(JSON.stringify(failed)).not.to.contain(password);
+    });
+  }
+
+  it('refuses a disabled user with the same generic message', async () => {
+    app.ctx.accounts.disable('alice', 'test');
+    const res = await new Browser(app.url).login('alice', GOOD_PASSWORD);
+    expect(res.status).to.equal(401);
+    expect(res.text).to.contain('Incorrect username or password.');
+    expect(res.text).not.to.match(/disabled/i);
+  });
+
+  it('honours "keep me signed in" with a persistent cookie and the remember-me lifetime', async () => {
+    const b = new Browser(app.url);
+    const res = await b.login('alice', GOOD_PASSWORD, { remember: 'on' });
+    const cookie = res.setCookies.find((c) => c.startsWith('gatehouse='));
+    expect(cookie).to.match(/Expires=/);
+    const row = app.ctx.db.prepare('SELECT absolute_expires_at - created_at AS life FROM sessions WHERE user_id IS NOT NULL').get() as { life: number };
+    expect(row.life).to.equal(app.ctx.config.session.remember_me);
+  });
+
+  it('without "keep me signed in" the cookie ends with the browser and the session after 24h', async () => {
+    const res = await new Browser(app.url).login('alice', GOOD_PASSWORD);
+    const cookie = res.setCookies.find((c) => c.startsWith('gatehouse='));
+    expect(cookie).not.to.match(/Expires=/);
+    const row = app.ctx.db.prepare('SELECT absolute_expires_at - created_at AS life, idle_timeout_ms FROM sessions WHERE user_id IS NOT NULL').get() as {
+      life: number;
+      idle_timeout_ms: number;
+    };
+    expect(row).to.deep.equal({ life: 86_400_000, idle_timeout_ms: 3_600_000 });
+  });
+
+  describe('logout', () => {
+    it('ends the session server-side: replaying the cookie gets nothing', async () => {
+      const b = new Browser(app.url);
+      await b.login('alice', GOOD_PASSWORD);
+      const stolen = b.cookies.get('gatehouse') as string;
+      const res = await b.logout();
+      expect(res.status).to.equal(303);
+      expect(res.location).to.equal('/login?notice=signed_out');
+      expect(res.setCookies.join()).to.match(/gatehouse=;.*Expires=Thu, 01 Jan 1970/);
+
+      const replay = new Browser(app.url);
+      replay.cookies.set('gatehouse', stolen);
+      const again = await replay.get('/');
+      expect(again.status).to.equal(303);
+      expect(again.location).to.equal('/login');
+      const ended = sessionRows(app).find((r) => r.user_id !== null);
+      expect(ended?.delete_reason).to.equal('logout');
+      expect(app.ctx.audit.recent(10).map((e) => e.event)).to.include('logout');
+    });
+
+    it('needs the CSRF token: without it nothing changes', async () => {
+      const b = new Browser(app.url);
+      await b.login('alice', GOOD_PASSWORD);
+      const res = await b.post('/logout', {});
+      expect(res.status).to.equal(403);
+      expect((await b.get('/')).status).to.equal(200);
+    });
+
+    it('is not possible with GET', async () => {
+      const b = new Browser(app.url);
+      await b.login('alice', GOOD_PASSWORD);
+      expect((await b.get('/logout')).status).to.equal(404);
+      expect((await b.get('/')).status).to.equal(200);
+    });
+
+    it('without a session just goes to the login page', async () => {
+      const res = await new Browser(app.url).post('/logout', {});
+      expect(res.status).to.equal(303);
+      expect(res.location).to.equal('/login');
+    });
+  });
+
+  describe('CSRF and cross-site requests on sign-in', () => {
+    it('refuses a login without a CSRF token (login CSRF) and creates no signed-in session', async () => {
+      const res = await new Browser(app.url).post('/login', { username: 'alice', password: GOOD_PASSWORD });
+      expect(res.status).to.equal(403);
+      expect(res.text).to.contain('expired');
+      expect(sessionRows(app).filter((r) => r.user_id !== null)).to.have.length(0);
+    });
+
+    it("refuses another session's CSRF token", async () => {
+      const other = new Browser(app.url);
+      const token = await other.csrf('/login');
+      const b = new Browser(app.url);
+      await b.get('/login');
+      const res = await b.post('/login', { _csrf: token, username: 'alice', password: GOOD_PASSWORD });
+      expect(res.status).to.equal(403);
+    });
+
+    it('refuses a cross-site form post by Fetch Metadata and by Origin', async () => {
+      const b = new Browser(app.url);
+      const token = await b.csrf('/login');
+      const form = { _csrf: token, username: 'alice', password: GOOD_PASSWORD };
+      expect((await b.post('/login', form, { 'sec-fetch-site': 'cross-site' })).status).to.equal(403);
+      expect((await b.post('/login', form, { origin: 'http://evil.example' })).status).to.equal(403);
+      expect((await b.post('/login', form, { origin: 'null' })).status).to.equal(403);
+      expect((await b.post('/login', form, { origin: app.url, 'sec-fetch-site': 'same-origin' })).status).to.equal(303);
+    });
+  });
+
+  describe('accounts changed while signed in', () => {
+    it("a disabled user's sessions die at once", async () => {
+      const b = new Browser(app.url);
+      await b.login('alice', GOOD_PASSWORD);
+      expect((await b.get('/')).status).to.equal(200);
+      const { sessionsRevoked } = app.ctx.accounts.disable('alice', 'test');
+      expect(sessionsRevoked).to.equal(1);
+      expect((await b.get('/')).status).to.equal(303);
+      expect(sessionRows(app).find((r) => r.delete_reason === 'user-disabled')).to.not.equal(undefined);
+    });
+
+    it("a deleted user's sessions die and stay dead as tombstones", async () => {
+      const b = new Browser(app.url);
+      await b.login('alice', GOOD_PASSWORD);
+      app.ctx.accounts.delete('alice', 'test');
+      expect((await b.get('/')).status).to.equal(303);
+      const row = sessionRows(app).find((r) => r.delete_reason === 'user-deleted');
+      expect(row).to.include({ user_id: null });
+    });
+
+    it('a password change ends every session of that user', async () => {
+      const phone = new Browser(app.url);
+      const laptop = new Browser(app.url);
+      await phone.login('alice', GOOD_PASSWORD);
+      await laptop.login('alice', GOOD_PASSWORD);
+      await app.ctx.accounts.setPassword('alice', 'a different long passphrase', 'test');
+      expect((await phone.get('/')).status).to.equal(303);
+      expect((await laptop.get('/')).status).to.equal(303);
+      expect((await new Browser(app.url).login('alice', GOOD_PASSWORD)).status).to.equal(401);
+      expect((await new Browser(app.url).login('alice', 'a different long passphrase')).status).to.equal(303);
+    });
+  });
+});
