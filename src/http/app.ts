@@ -46,8 +46,10 @@ export function createApp(ctx: AppContext): Express {
           formAction: ["'self'"],
         },
       },
-      // Neither the setup token nor an `rd` URL may leak to another site.
-      referrerPolicy: { policy: 'no-referrer' },
+      // Neither the setup token nor an `rd` URL may leak to another site. Not
+      // 'no-referrer': with it Chromium sends `Origin: null` on our own form posts, which
+      // the same-origin check must refuse.
+      referrerPolicy: { policy: 'same-origin' },
       strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: false },
     }),
   );

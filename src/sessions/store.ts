@@ -108,7 +108,7 @@ export class SqliteSessionStore extends session.Store {
             max: policy.cacheSize,
             // A session pushed out of the cache must not lose its newest touch.
             dispose: (entry, _key, reason) => {
-              
+              if (reason === 'evict' && this.pendingTouches.has(entry.hash)) this.writeTouch(entry);
             },
           })
         : null;

@@ -107,7 +107,7 @@ describe('security headers', () => {
     }
     expect(csp).not.to.contain('unsafe-inline');
     expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
-    expect(res.headers.get('referrer-policy')).to.equal('no-referrer');
+    expect(res.headers.get('referrer-policy')).to.equal('same-origin');
     expect(res.headers.get('cache-control')).to.equal('no-store');
     expect(res.headers.get('x-powered-by')).to.equal(null);
   });
