@@ -15,14 +15,20 @@ export const PASSWORD_MAX_BYTES = 1024;
 
 export type PasswordInput = { ok: true; password: string } | { ok: false; message: string };
 
-/** Shape checks done before hashing: length and NUL. The result is NFKC-normalized. */
+const withinLimits = (s: string): boolean => [...s].length <= PASSWORD_MAX_CHARS && Buffer.byteLength(s, 'utf8') <= PASSWORD_MAX_BYTES;
+
+/**
+ * Shape checks done before hashing: length and NUL. The result is NFKC-normalized; the
+ * limits hold for the typed text and for the normalized text (NFKC can expand a character
+ * up to 18 times, and it is the normalized text that gets hashed).
+ */
 export function checkPasswordInput(raw: string): PasswordInput {
   if (raw.length === 0) return { ok: false, message: 'Enter a password.' };
-  if ([...raw].length > PASSWORD_MAX_CHARS || Buffer.byteLength(raw, 'utf8') > PASSWORD_MAX_BYTES) {
-    return { ok: false, message: `Passwords are at most ${PASSWORD_MAX_CHARS} characters.` };
-  }
+  const tooLong: PasswordInput = { ok: false, message: `Passwords are at most ${PASSWORD_MAX_CHARS} characters.` };
+  if (raw.length > 2 * PASSWORD_MAX_CHARS || !withinLimits(raw)) return tooLong;
   if (raw.includes('\0')) return { ok: false, message: 'The password contains a NUL character.' };
-  return { ok: true, password: raw.normalize('NFKC') };
+  const password = raw.normalize('NFKC');
+  return withinLimits(password) ? { ok: true, password } : tooLong;
 }
 
 export class PasswordHasher {
@@ -44,7 +50,7 @@ export class PasswordHasher {
     return argon2.hash(password, this.options);
   }
 
-  /** Verifies; `rehash` says the stored hash uses weaker parameters than configured. */
+  /** Verifies; `rehash` says the stored hash is weaker than configured (never stronger). */
   async verify(storedHash: string, password: string): Promise<{ ok: boolean; rehash: boolean }> {
     let ok = false;
     try {
@@ -52,7 +58,21 @@ export class PasswordHasher {
     } catch {
       ok = false; // a malformed stored hash fails closed
     }
-    return { ok, rehash: ok && argon2.needsRehash(storedHash, this.options) };
+    return { ok, rehash: ok && this.isWeaker(storedHash) };
+  }
+
+  /** argon2's needsRehash also fires for *stronger* hashes; only upgrade, never downgrade. */
+  private isWeaker(storedHash: string): boolean {
+    // PHC string: $argon2id$v=19$m=19456,t=2,p=1$salt$hash (parameter order varies).
+    const [, variant, version, list] = storedHash.split('$');
+    const params = new Map((list ?? '').split(',').map((kv) => kv.split('=') as [string, string]));
+    const num = (key: string) => Number(params.get(key) ?? Number.NaN);
+    return (
+      variant !== 'argon2id' ||
+      version !== 'v=19' ||
+      !(num('m') >= this.params.memoryKib) ||
+      !(num('t') >= this.params.iterations)
+    );
   }
 
   /** Spends one verification's worth of work for a user that does not exist. */

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, sessionProblems, sessionSection, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -48,7 +48,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
 export function validateConfig(raw: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(source, describeIssues(result.error.issues));
+  const problems = result.success ? [] : describeIssues(result.error.issues);
+  // Cross-field checks run on the session section whenever it is valid by itself, so a
+  // bad port does not hide a bad timeout combination.
+  const rawSession = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).session : undefined;
+  const session = result.success ? result.data.session : sessionSection.safeParse(rawSession).data;
+  if (session) problems.push(...sessionProblems(session).map(([key, message]) => `session.${key}: ${message}`));
+  if (!result.success || problems.length) throw new ConfigError(source, problems);
   const config = result.data;
   return { ...config, data_dir: resolve(config.data_dir) };
 }

@@ -35,6 +35,44 @@ const hostname = z
     message: 'must be a lower-case DNS name such as "home.example" (no scheme, port or leading dot)',
   });
 
+export const sessionSection = z
+  .strictObject({
+    /** Base cookie name; `__Host-` (or `__Secure-` with cookie_domain) is prepended over HTTPS. */
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { message: 'use 1-32 letters, digits, "_" or "-"' }).default('gatehouse'),
+    /** Idle timeout: a session unused this long is dead (NIST AAL2: at most 1h). */
+    inactivity: duration('1h').default(3_600_000),
+    /** Absolute lifetime of a session from sign-in (NIST AAL2: at most 24h). */
+    expiration: duration('24h').default(86_400_000),
+    /** Lifetime of a "keep me signed in" session; 0 hides the option. */
+    remember_me: duration('30d').default(30 * 86_400_000),
+    cookie_domain: hostname.optional(),
+    /** A busy session is written at most once per interval. */
+    touch_interval: duration('60s').default(60_000),
+    cache_size: z.number().int().min(0).max(1_000_000).default(10_000),
+    /** Soft-deleted sessions are kept this long (audit, "why was I signed out"). */
+    retention: duration('30d').default(30 * 86_400_000),
+    sweep_interval: duration('5m').default(300_000),
+  })
+  .prefault({});
+
+export type SessionSection = z.output<typeof sessionSection>;
+
+/**
+ * Checks that relate several session settings. Kept out of the schema so they run (and
+ * are reported) even when some other part of the config is invalid.
+ */
+export function sessionProblems(s: SessionSection): Array<[key: string, message: string]> {
+  const problems: Array<[string, string]> = [];
+  if (s.inactivity < 60_000) problems.push(['inactivity', 'must be at least 1m']);
+  if (s.expiration < s.inactivity) problems.push(['expiration', 'must not be shorter than session.inactivity']);
+  if (s.touch_interval * 2 > s.inactivity) {
+    problems.push(['touch_interval', 'must be at most half of session.inactivity, or busy sessions could expire']);
+  }
+  if (s.remember_me !== 0 && s.remember_me < s.expiration) problems.push(['remember_me', 'must be 0 (off) or at least session.expiration']);
+  if (s.sweep_interval < 1000) problems.push(['sweep_interval', 'must be at least 1s']);
+  return problems;
+}
+
 export const configSchema = z
   .strictObject({
     data_dir: z.string().min(1).default('./data'),
@@ -57,25 +95,7 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
-    session: z
-      .strictObject({
-        /** Base cookie name; `__Host-` (or `__Secure-` with cookie_domain) is prepended over HTTPS. */
-        name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { message: 'use 1-32 letters, digits, "_" or "-"' }).default('gatehouse'),
-        /** Idle timeout: a session unused this long is dead (NIST AAL2: at most 1h). */
-        inactivity: duration('1h').default(3_600_000),
-        /** Absolute lifetime of a session from sign-in (NIST AAL2: at most 24h). */
-        expiration: duration('24h').default(86_400_000),
-        /** Lifetime of a "keep me signed in" session; 0 hides the option. */
-        remember_me: duration('30d').default(30 * 86_400_000),
-        cookie_domain: hostname.optional(),
-        /** A busy session is written at most once per interval. */
-        touch_interval: duration('60s').default(60_000),
-        cache_size: z.number().int().min(0).max(1_000_000).default(10_000),
-        /** Soft-deleted sessions are kept this long (audit, "why was I signed out"). */
-        retention: duration('30d').default(30 * 86_400_000),
-        sweep_interval: duration('5m').default(300_000),
-      })
-      .prefault({}),
+    session: sessionSection,
     password: z
       .strictObject({
         argon2: z
@@ -92,20 +112,6 @@ export const configSchema = z
         token_lifetime: duration('1h').default(3_600_000),
       })
       .prefault({}),
-  })
-  .superRefine((cfg, ctx) => {
-    const s = cfg.session;
-    if (s.inactivity < 60_000) ctx.addIssue({ code: 'custom', path: ['session', 'inactivity'], message: 'must be at least 1m' });
-    if (s.expiration < s.inactivity) {
-      ctx.addIssue({ code: 'custom', path: ['session', 'expiration'], message: 'must not be shorter than session.inactivity' });
-    }
-    if (s.touch_interval * 2 > s.inactivity) {
-      ctx.addIssue({ code: 'custom', path: ['session', 'touch_interval'], message: 'must be at most half of session.inactivity, or busy sessions could expire' });
-    }
-    if (s.remember_me !== 0 && s.remember_me < s.expiration) {
-      ctx.addIssue({ code: 'custom', path: ['session', 'remember_me'], message: 'must be 0 (off) or at least session.expiration' });
-    }
-    if (s.sweep_interval < 1000) ctx.addIssue({ code: 'custom', path: ['session', 'sweep_interval'], message: 'must be at least 1s' });
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -131,6 +131,7 @@ export class SqliteSessionStore extends session.Store {
           last_seen_at = excluded.last_seen_at,
           idle_expires_at = excluded.last_seen_at + sessions.idle_timeout_ms
         WHERE sessions.${live}
+          AND (sessions.user_id IS NULL OR excluded.user_id IS NULL OR sessions.user_id = excluded.user_id)
           AND sessions.idle_expires_at > excluded.last_seen_at
           AND sessions.absolute_expires_at > excluded.last_seen_at
         RETURNING *`),
@@ -262,9 +263,13 @@ export class SqliteSessionStore extends session.Store {
     const clean = prefix.toLowerCase();
     if (!/^[0-9a-f]{6,64}$/.test(clean)) throw new RangeError('a session handle is 6 to 64 hexadecimal characters');
     const matches = this.db
-      .prepare('SELECT id_hash FROM sessions WHERE deleted_at IS NULL AND id_hash >= ? AND id_hash < ? LIMIT 2')
+      .prepare(
+        `SELECT id_hash FROM sessions
+         WHERE deleted_at IS NULL AND idle_expires_at > @now AND absolute_expires_at > @now
+           AND id_hash >= @low AND id_hash < @high LIMIT 2`,
+      )
       .pluck()
-      .all(clean, `${clean}g`) as string[];
+      .all({ now: this.clock.now(), low: clean, high: `${clean}g` }) as string[];
     if (matches.length > 1) throw new RangeError(`the handle ${clean} matches more than one session; give more characters`);
     const hash = matches[0];
     if (!hash) return null;
@@ -363,15 +368,18 @@ export class SqliteSessionStore extends session.Store {
       this.cache?.set(hash, toLive(row));
       return;
     }
-    // The row exists but is ended or expired: refuse to bring it back (expressjs/session#632).
+    // Refused. Either the row is ended or expired (a late save must not bring it back,
+    // expressjs/session#632), or the data names another user than the row (sign-in always
+    // gets a new ID, so this is never legitimate): fail closed and end it.
     const existing = this.sql.selectAny.get(hash) as SessionRow | undefined;
-    if (existing && existing.deleted_at === null) this.endByHash(hash, 'expired');
+    let state = existing?.delete_reason ?? 'expired';
+    if (existing && existing.deleted_at === null) {
+      const otherUser = existing.user_id !== null && userId !== null && existing.user_id !== userId;
+      state = otherUser ? 'user-mismatch' : 'expired';
+      this.endByHash(hash, otherUser ? 'revoked' : 'expired');
+    }
     this.forget(hash);
-    this.audit.resurrectionBlocked({
-      userId: existing?.user_id ?? userId,
-      session: handleOf(hash),
-      state: existing?.delete_reason ?? 'expired',
-    });
+    this.audit.resurrectionBlocked({ userId: existing?.user_id ?? userId, session: handleOf(hash), state });
     this.emit('resurrection-blocked', handleOf(hash));
   }
 

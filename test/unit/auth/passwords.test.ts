@@ -62,12 +62,23 @@ describe('password hashing', () => {
     expect(await hasher.verify(weak, 'correct horse battery staple')).to.deep.equal({ ok: true, rehash: false });
   });
 
+  it('never asks to rehash a stronger hash down to weaker settings', async () => {
+    const strong = await new PasswordHasher({ memoryKib: 4096, iterations: 3, parallelism: 1 }).hash('correct horse battery staple');
+    expect(await hasher.verify(strong, 'correct horse battery staple')).to.deep.equal({ ok: true, rehash: false });
+  });
+
   it('spends a verification on an unknown user and answers false', async () => {
     expect(await hasher.verifyNobody('correct horse battery staple')).to.equal(false);
   });
 });
 
 describe('password input limits (checked before hashing)', () => {
+  it('applies the limit to the NFKC-normalized text that is hashed, not only to what was typed', () => {
+    // U+FDFA is one character that NFKC expands to 18.
+    expect(checkPasswordInput('\uFDFA'.repeat(20)).ok).to.equal(false);
+    expect(checkPasswordInput('\uFDFA'.repeat(10)).ok).to.equal(true);
+  });
+
   it(`accepts ${PASSWORD_MAX_CHARS} characters and refuses ${PASSWORD_MAX_CHARS + 1}`, () => {
     accepted('a'.repeat(PASSWORD_MAX_CHARS));
     expect(checkPasswordInput('a'.repeat(PASSWORD_MAX_CHARS + 1)).ok).to.equal(false);

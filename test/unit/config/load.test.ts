@@ -126,6 +126,13 @@ describe('config loading', () => {
       expect(problemAbout(err, 'session.cache_size')).to.include('"lots"');
     });
 
+    it('reports a conflict between session limits even when another section is invalid', () => {
+      const file = yamlFile(['server:', '  port: x', 'session:', '  inactivity: 1h', '  expiration: 10m'].join('\n'));
+      const err = configError(() => loadConfig({ file, env: {} }));
+      problemAbout(err, 'server.port');
+      expect(problemAbout(err, 'session.expiration')).to.include('shorter than session.inactivity');
+    });
+
     it('reports unknown keys at the top level and nested, with their full path', () => {
       const err = configError(() => validateConfig({ sesion: {}, server: { hots: 'x' }, session: { idle: '1h' } }));
       problemAbout(err, 'sesion');

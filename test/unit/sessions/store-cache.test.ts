@@ -256,6 +256,12 @@ describe('session store: touches, cache and revocation', () => {
       const unknown = hashSessionId('sid-gone').startsWith('000000') ? 'ffffff' : '000000';
       expect(f.store.revokeByHandle(unknown, 'revoked', 'admin')).to.equal(null);
     });
+
+    it('does not count an expired (not yet swept) session as a match', async () => {
+      await set(f.store, 'sid-stale', signedIn(f.alice));
+      f.clock.advance(2 * HOUR);
+      expect(f.store.revokeByHandle(hashSessionId('sid-stale').slice(0, 12), 'revoked', 'admin')).to.equal(null);
+    });
   });
 
   describe('revokeUserSessions', () => {

@@ -208,11 +208,22 @@ describe('session store: Store API', () => {
       expect(JSON.parse(row?.data ?? '{}')).to.deep.include({ flash: ['changed'] });
     });
 
-    it('never changes the user or bound IP of an existing session on update', async () => {
+    it('never changes the bound IP or user agent of an existing session on update', async () => {
       await set(f.store, 'sid-bound', signedIn(f.alice, { ip: '192.0.2.10' }));
       f.clock.advance(MINUTE);
-      await set(f.store, 'sid-bound', signedIn(f.bob, { ip: '203.0.113.66', userAgent: 'curl' }));
+      await set(f.store, 'sid-bound', signedIn(f.alice, { ip: '203.0.113.66', userAgent: 'curl' }));
       expect(rowOf(f.ctx, hashSessionId('sid-bound'))).to.include({ user_id: f.alice, bound_ip: '192.0.2.10', user_agent: 'Mozilla/5.0 (test)' });
+    });
+
+    it("refuses to save another user's data into a session and ends it (fail closed)", async () => {
+      await set(f.store, 'sid-swap', signedIn(f.alice, { ip: '192.0.2.10' }));
+      f.clock.advance(MINUTE);
+      await set(f.store, 'sid-swap', signedIn(f.bob, { ip: '192.0.2.10' }));
+      expect(await get(f.store, 'sid-swap')).to.equal(null);
+      const row = rowOf(f.ctx, hashSessionId('sid-swap'));
+      expect(row).to.include({ user_id: f.alice, delete_reason: 'revoked' });
+      expect(JSON.parse(row?.data ?? '{}').passport).to.deep.equal({ user: f.alice });
+      expect(blocked()[0]?.details).to.deep.include({ state: 'user-mismatch' });
     });
 
     it('does not turn a remembered session into a normal one (or back) on update', async () => {
