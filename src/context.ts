@@ -1,6 +1,7 @@
 // The application context: config, database, clock, logger and the domain services built
 // on them. The server, the CLI and the tests all build it the same way.
 
+import { compileAccessControl, type AccessControl } from './access/rules.js';
 import type { Audit as AuditType } from './audit/events.js';
 import { Audit } from './audit/events.js';
 import { PasswordHasher } from './auth/passwords.js';
@@ -18,6 +19,8 @@ import { UserRepository } from './users/repository.js';
 
 export interface AppContext {
   config: Config;
+  /** Access rules compiled once from config. */
+  access: AccessControl;
   db: Db;
   clock: Clock;
   log: Logger;
@@ -41,6 +44,9 @@ export interface ContextOptions {
 
 export function createContext(config: Config, options: ContextOptions = {}): AppContext {
   const clock = options.clock ?? systemClock;
+  const { control: access, problems } = compileAccessControl(config.access_control);
+  // validateConfig already reported these; a hand-built config must not slip past them.
+  if (problems.length) throw new Error(`invalid access_control: ${problems.join('; ')}`);
   const log = options.log ?? silentLogger();
   const secrets = loadOrCreateSecrets(config.data_dir);
   const db = openDatabase(databasePath(config.data_dir));
@@ -62,6 +68,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   let closed = false;
   return {
     config,
+    access,
     db,
     clock,
     log,

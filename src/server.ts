@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createContext, type AppContext } from './context.js';
-import { createApp } from './http/app.js';
+import { createRequestListener } from './http/app.js';
 import { createLogger } from './lib/log.js';
 import { startSweeper } from './sessions/sweeper.js';
 
@@ -31,8 +31,7 @@ export function displayBase(config: Config, port: number): string {
 export async function startServer(config: Config): Promise<RunningServer> {
   const log = createLogger(config.log.level);
   const ctx = createContext(config, { log });
-  const app = createApp(ctx);
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16_384 }, app);
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16_384 }, createRequestListener(ctx));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, sessionProblems, sessionSection, type Config } from './schema.js';
+import { compileAccessControl } from '../access/rules.js';
+import { isLoopbackHost } from '../theft/client-ip.js';
+import { accessControlSection, configSchema, sessionProblems, sessionSection, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -54,9 +56,30 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   const rawSession = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).session : undefined;
   const session = result.success ? result.data.session : sessionSection.safeParse(rawSession).data;
   if (session) problems.push(...sessionProblems(session).map(([key, message]) => `session.${key}: ${message}`));
+  const rawAccess = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).access_control : undefined;
+  const access = result.success ? result.data.access_control : accessControlSection.safeParse(rawAccess).data;
+  if (access) problems.push(...compileAccessControl(access).problems);
+  if (result.success) problems.push(...portalProblems(result.data));
   if (!result.success || problems.length) throw new ConfigError(source, problems);
   const config = result.data;
   return { ...config, data_dir: resolve(config.data_dir) };
+}
+
+/** The portal URL must exist when rules send people to it, and sit inside the cookie domain. */
+function portalProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const domain = config.session.cookie_domain;
+  if (!config.portal_url) {
+    if (config.access_control.rules.length) problems.push('portal_url: required when access_control.rules are set; it is where proxies send people to sign in, e.g. "https://auth.home.example"');
+    return problems;
+  }
+  const url = new URL(config.portal_url);
+  if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) problems.push('portal_url: must use https (plain http only for localhost)');
+  if (url.pathname !== '/' || url.search || url.hash) problems.push('portal_url: give only scheme, host and port, e.g. "https://auth.home.example"');
+  if (domain && url.hostname !== domain && !url.hostname.endsWith(`.${domain}`)) {
+    problems.push(`portal_url: its host ${url.hostname} must be ${domain} or a subdomain of it (session.cookie_domain), or the cookie cannot reach it`);
+  }
+  return problems;
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

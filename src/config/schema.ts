@@ -73,8 +73,41 @@ export function sessionProblems(s: SessionSection): Array<[key: string, message:
   return problems;
 }
 
+const policy = z.enum(['bypass', 'one_factor', 'two_factor', 'deny']);
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+/** A rule in Authelia's vocabulary; compiled and cross-checked by src/access/rules.ts. */
+const accessRule = z.strictObject({
+  domain: oneOrMany(z.string().min(1).max(253)),
+  resources: z.array(z.string().min(1).max(1000)).optional(),
+  methods: z.array(z.string().regex(/^[A-Za-z]{1,16}$/, { message: 'must be an HTTP method such as GET' })).optional(),
+  networks: z.array(z.string().min(1).max(64)).optional(),
+  /** "user:NAME" or "group:NAME"; the outer list is OR, an inner list is AND. */
+  subject: oneOrMany(z.union([z.string(), z.array(z.string()).min(1)])).optional(),
+  policy,
+});
+
+export const accessControlSection = z
+  .strictObject({
+    default_policy: policy.default('deny'),
+    /** Named network lists usable in rules: { lan: ["192.168.0.0/16", "fd00::/8"] }. */
+    networks: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/), z.array(z.string().min(1).max(64)).min(1)).default({}),
+    rules: z.array(accessRule).default([]),
+  })
+  .prefault({});
+
+export type AccessControlSection = z.output<typeof accessControlSection>;
+
 export const configSchema = z
   .strictObject({
+    /**
+     * The portal's public URL (https), where the reverse proxies send people to sign in:
+     * the forward-auth endpoints redirect to `<portal_url>/login?rd=<original URL>`.
+     */
+    portal_url: z
+      .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as "https://auth.home.example"' })
+      .optional(),
+    access_control: accessControlSection,
     data_dir: z.string().min(1).default('./data'),
     server: z
       .strictObject({

@@ -1,8 +1,10 @@
 // Assembles the Express application from the context. createApp never listens.
 
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import { createForwardAuth, FORWARD_AUTH_PATHS } from '../access/forward-auth.js';
 import { createPassport } from '../auth/passport.js';
 import type { AppContext } from '../context.js';
 import { publicDir } from '../lib/paths.js';
@@ -15,6 +17,14 @@ import { createViews } from './views.js';
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
+  // Forward auth answers before anything else (no helmet, no session middleware): it is
+  // the hot path. createRequestListener routes it around Express entirely.
+  const forwardAuth = createForwardAuth(ctx);
+  app.use((req, res, next) => {
+    const kind = FORWARD_AUTH_PATHS[req.path];
+    if (kind) forwardAuth(req, res, kind);
+    else next();
+  });
   app.disable('x-powered-by');
   // Client IP and protocol come from X-Forwarded-* only when the TCP peer is a trusted proxy.
   app.set('trust proxy', ctx.config.server.trusted_proxies);
@@ -43,7 +53,9 @@ export function createApp(ctx: AppContext): Express {
           objectSrc: ["'none'"],
           baseUri: ["'none'"],
           frameAncestors: ["'none'"],
-          formAction: ["'self'"],
+          // After sign-in the browser is redirected to `rd`, which may be another host in
+          // the cookie domain; form-action also governs that redirect in Chromium.
+          formAction: ["'self'", ...(ctx.config.session.cookie_domain ? [`https://${ctx.config.session.cookie_domain}`, `https://*.${ctx.config.session.cookie_domain}`] : [])],
         },
       },
       // Neither the setup token nor an `rd` URL may leak to another site. Not
@@ -65,4 +77,19 @@ export function createApp(ctx: AppContext): Express {
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.log));
   return app;
+}
+
+/**
+ * The server's request listener: forward-auth checks go straight to their handler (no
+ * Express routing or middleware on the hot path); everything else goes to the app.
+ */
+export function createRequestListener(ctx: AppContext, app: Express = createApp(ctx)): RequestListener {
+  const forwardAuth = createForwardAuth(ctx);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const kind = FORWARD_AUTH_PATHS[q === -1 ? url : url.slice(0, q)];
+    if (kind) forwardAuth(req, res, kind);
+    else app(req, res);
+  };
 }

@@ -43,26 +43,33 @@ const toUser = (r: UserRow): User => ({
 });
 
 export class UserRepository {
-  constructor(private readonly db: Db) {}
+  /** Hot look-ups are prepared once: every page and forward-auth check reloads its user. */
+  private readonly byId;
+  private readonly byName;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare('SELECT * FROM users WHERE id = ?');
+    this.byName = db.prepare('SELECT * FROM users WHERE username = ?');
+  }
 
   count(): number {
     return this.db.prepare('SELECT count(*) FROM users').pluck().get() as number;
   }
 
   findById(id: number): User | null {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    const row = this.byId.get(id) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   /** `username` must already be normalized. */
   findByUsername(username: string): User | null {
-    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    const row = this.byName.get(username) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   /** The user with the stored password hash, for sign-in only. */
   findCredentials(username: string): { user: User; passwordHash: string } | null {
-    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    const row = this.byName.get(username) as UserRow | undefined;
     return row ? { user: toUser(row), passwordHash: row.password_hash } : null;
   }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createContext, type AppContext, type ContextOptions } from '../../src/context.js';
-import { createApp } from '../../src/http/app.js';
+import { createRequestListener } from '../../src/http/app.js';
 import type { User } from '../../src/users/repository.js';
 
 export function tempDir(prefix = 'gatehouse-test-'): string {
@@ -36,7 +36,8 @@ export interface TestApp {
 export async function startApp(options: { config?: Record<string, unknown>; dataDir?: string } & ContextOptions = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? tempDir();
   const ctx = createContext(testConfig(dataDir, options.config), options);
-  const server = createServer(createApp(ctx));
+  // The production listener: forward auth on its fast path, the rest through createApp().
+  const server = createServer(createRequestListener(ctx));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('no address');

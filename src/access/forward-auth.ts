@@ -1,0 +1,97 @@
+// The forward-auth endpoints for reverse proxies, on raw Node requests so the hot path
+// skips the Express chain: read the original request, check the session (from the cache
+// when warm), apply the access rules, answer 200 with Remote-* headers, 401/302, or 403.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppContext } from '../context.js';
+import { cookieNames } from '../http/session.js';
+import { sessionIdFromCookie } from '../sessions/cookie.js';
+import { createIpResolver } from '../theft/client-ip.js';
+import type { User } from '../users/repository.js';
+import { readForForward, readForVerify, type OriginalRequest } from './original-request.js';
+import type { Decision } from './rules.js';
+
+export type ForwardAuthKind = 'verify' | 'forward';
+
+export const FORWARD_AUTH_PATHS: Record<string, ForwardAuthKind> = { '/auth/verify': 'verify', '/auth/forward': 'forward' };
+
+/** Header values are bytes: send UTF-8 as such (what proxies pass on), without control characters. */
+function headerValue(text: string): string {
+  return Buffer.from(text.replace(/[\p{Cc}]/gu, ''), 'utf8').toString('latin1');
+}
+
+function answer(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body), ...headers });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+export function createForwardAuth(ctx: AppContext) {
+  const ips = createIpResolver(ctx.config.server.trusted_proxies);
+  const names = cookieNames(ctx);
+  const secret = ctx.secrets.cookieSecret;
+  const portal = ctx.config.portal_url?.replace(/\/$/, '') ?? null;
+  const warnedRules = new Set<number | null>();
+
+  function loginUrl(original: OriginalRequest): string | null {
+    return portal ? `${portal}/login?rd=${encodeURIComponent(original.url)}` : null;
+  }
+
+  /** The signed-in user behind the request's cookie, or null; the same checks as pages. */
+  function signedInUser(req: IncomingMessage, original: OriginalRequest): User | null {
+    const name = original.proto === 'https' ? names.secure : names.plain;
+    const sid = sessionIdFromCookie(req.headers.cookie, name, secret);
+    if (!sid) return null;
+    const live = ctx.sessions.lookup(sid);
+    if (!live || live.userId === null) return null;
+    const user = ctx.users.findById(live.userId);
+    if (!user || user.disabled) return null;
+    ctx.sessions.recordUse(sid);
+    return user;
+  }
+
+  function refuse(res: ServerResponse, kind: ForwardAuthKind, req: IncomingMessage, original: OriginalRequest, decision: Decision): void {
+    const location = loginUrl(original);
+    if (decision.outcome === 'deny') return answer(res, 403, 'Forbidden\n');
+    if (kind === 'verify') return answer(res, 401, 'Unauthorized\n', location ? { Location: location } : {});
+    // Caddy/Traefik pass our answer to the client: browsers get a redirect, scripts a 401.
+    const accept = req.headers.accept ?? '';
+    const xhr = (req.headers['x-requested-with'] ?? '').toString().toLowerCase() === 'xmlhttprequest';
+    if (location && !xhr && /text\/html/.test(accept)) {
+      return answer(res, original.method === 'GET' || original.method === 'HEAD' ? 302 : 303, 'Redirecting to sign in\n', { Location: location });
+    }
+    answer(res, 401, 'Unauthorized\n');
+  }
+
+  return function handle(req: IncomingMessage, res: ServerResponse, kind: ForwardAuthKind): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+    // Only a trusted proxy may tell us about an original request; a client talking to us
+    // directly could otherwise claim any URL, host or address.
+    if (!ips.peerIsTrusted(req)) return answer(res, 400, 'Forward-auth requests must come from a trusted proxy (server.trusted_proxies).\n');
+    const parsed = kind === 'verify' ? readForVerify(req) : readForForward(req);
+    if (!parsed.ok) return answer(res, 400, `${parsed.message}\n`);
+    const original = parsed.request;
+    let user: User | null;
+    let decision: Decision;
+    try {
+      user = signedInUser(req, original);
+      decision = ctx.access.decide({ host: original.host, path: original.path, method: original.method, ip: ips.clientIp(req) }, user);
+    } catch (err) {
+      // Fail closed: no answer from the database is never a 200.
+      ctx.log.error({ err, kind }, 'forward-auth check failed');
+      return answer(res, 503, 'Service Unavailable\n', { 'Retry-After': '5' });
+    }
+    if (decision.reason === 'two-factor-unavailable' && !warnedRules.has(decision.rule)) {
+      warnedRules.add(decision.rule);
+      ctx.log.warn({ rule: decision.rule }, 'a two_factor rule matched, but two-factor sign-in is not available yet: denying');
+    }
+    if (decision.outcome !== 'allow') return refuse(res, kind, req, original, decision);
+    const headers: Record<string, string> = {};
+    if (user && decision.policy !== 'bypass') {
+      headers['Remote-User'] = headerValue(user.username);
+      headers['Remote-Groups'] = headerValue(user.groups.join(','));
+      headers['Remote-Name'] = headerValue(user.displayName);
+      headers['Remote-Email'] = headerValue(user.email ?? '');
+    }
+    answer(res, 200, 'OK\n', headers);
+  };
+}

@@ -1,0 +1,73 @@
+// What the reverse proxy asks about: the original method and URL, read from the headers
+// each proxy sends. Only a trusted proxy's headers count; malformed ones are refused.
+
+import type { IncomingMessage } from 'node:http';
+
+export interface OriginalRequest {
+  method: string;
+  proto: 'http' | 'https';
+  /** Lower-case host name, no port. */
+  host: string;
+  /** Path and query as the client sent them. */
+  path: string;
+  /** The whole original URL, for the `rd` parameter of the login redirect. */
+  url: string;
+}
+
+export type OriginalResult = { ok: true; request: OriginalRequest } | { ok: false; message: string };
+
+const METHOD = /^[A-Z]{1,16}$/;
+const HOST = /^(?=.{1,253}(:|$))[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/i;
+const MAX_URL = 8192;
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/** Proxies may send a comma-separated list when chained; the first entry is the client's. */
+const first = (value: string | undefined): string | undefined => value?.split(',')[0]?.trim() || undefined;
+
+function build(method: string | undefined, proto: string | undefined, host: string | undefined, uri: string | undefined): OriginalResult {
+  const m = (method ?? 'GET').toUpperCase();
+  if (!METHOD.test(m)) return { ok: false, message: 'The original method header is not an HTTP method.' };
+  if (proto !== 'http' && proto !== 'https') return { ok: false, message: 'The original protocol must be http or https.' };
+  if (!host || !HOST.test(host)) return { ok: false, message: 'The original host header is missing or not a host name.' };
+  if (!uri || !uri.startsWith('/') || uri.startsWith('//') || uri.length > MAX_URL || /[\s\\]/.test(uri)) {
+    return { ok: false, message: 'The original URI header is missing or not an absolute path.' };
+  }
+  let url: URL;
+  try {
+    url = new URL(`${proto}://${host}${uri}`);
+  } catch {
+    return { ok: false, message: 'The original URL could not be parsed.' };
+  }
+  return { ok: true, request: { method: m, proto, host: url.hostname, path: `${url.pathname}${url.search}`, url: url.href } };
+}
+
+/** nginx auth_request: X-Original-URL and X-Original-Method, else the X-Forwarded-* set. */
+export function readForVerify(req: IncomingMessage): OriginalResult {
+  const original = header(req, 'x-original-url');
+  if (original !== undefined) {
+    if (original.length > MAX_URL) return { ok: false, message: 'X-Original-URL is too long.' };
+    let url: URL;
+    try {
+      url = new URL(original);
+    } catch {
+      return { ok: false, message: 'X-Original-URL is not an absolute URL.' };
+    }
+    if (url.username || url.password) return { ok: false, message: 'X-Original-URL must not carry credentials.' };
+    return build(header(req, 'x-original-method'), url.protocol.slice(0, -1), url.host, `${url.pathname}${url.search}`);
+  }
+  return readForForward(req);
+}
+
+/** Caddy forward_auth and Traefik forwardAuth: X-Forwarded-Method/Proto/Host/Uri. */
+export function readForForward(req: IncomingMessage): OriginalResult {
+  return build(
+    first(header(req, 'x-forwarded-method')),
+    first(header(req, 'x-forwarded-proto'))?.toLowerCase(),
+    first(header(req, 'x-forwarded-host')),
+    header(req, 'x-forwarded-uri'),
+  );
+}

@@ -1,0 +1,186 @@
+// Access rules from config, compiled once: which policy applies to a request for a host,
+// path, method and client network, for a given user (or nobody). First match wins, and a
+// rule with subjects claims its requests for those subjects (see decide).
+
+import { BlockList, isIP } from 'node:net';
+import type { AccessControlSection } from '../config/schema.js';
+import { normalizeIp } from '../theft/client-ip.js';
+
+export type Policy = 'bypass' | 'one_factor' | 'two_factor' | 'deny';
+
+export interface AccessRequest {
+  /** Lower-case host name without port. */
+  host: string;
+  /** Path with query, as the upstream saw it. */
+  path: string;
+  method: string;
+  ip: string;
+}
+
+export interface Subject {
+  username: string;
+  groups: readonly string[];
+}
+
+export type Outcome = 'allow' | 'login' | 'deny';
+
+export interface Decision {
+  outcome: Outcome;
+  policy: Policy;
+  /** Index of the matching rule in access_control.rules, or null for the default policy. */
+  rule: number | null;
+  /** Why a signed-in user is refused, for the log. */
+  reason?: 'policy-deny' | 'two-factor-unavailable' | 'subject-mismatch';
+}
+
+interface CompiledRule {
+  index: number;
+  domains: Array<{ exact: string } | { suffix: string }>;
+  resources: RegExp[] | null;
+  methods: Set<string> | null;
+  networks: BlockList | null;
+  /** OR of ANDs of "user:x" / "group:y". */
+  subject: string[][] | null;
+  policy: Policy;
+}
+
+export interface AccessControl {
+  readonly defaultPolicy: Policy;
+  readonly ruleCount: number;
+  decide(request: AccessRequest, subject: Subject | null): Decision;
+}
+
+const HOST = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const SUBJECT = /^(user|group):[a-z0-9][a-z0-9._-]{0,63}$/;
+
+function addNetwork(list: BlockList, entry: string): boolean {
+  const [addr, bits, ...rest] = entry.split('/');
+  if (rest.length || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (bits === undefined) {
+    list.addAddress(addr, type);
+    return true;
+  }
+  const prefix = Number(bits);
+  if (!/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) return false;
+  list.addSubnet(addr, prefix, type);
+  return true;
+}
+
+function inNetworks(list: BlockList, ip: string): boolean {
+  const clean = normalizeIp(ip);
+  const family = isIP(clean);
+  return family !== 0 && list.check(clean, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Compiles the rules; returns every problem (with its key) instead of stopping at the first. */
+export function compileAccessControl(section: AccessControlSection): { control: AccessControl; problems: string[] } {
+  const problems: string[] = [];
+  const named = new Map<string, string[]>(Object.entries(section.networks));
+  for (const [name, entries] of named) {
+    entries.forEach((entry, i) => {
+      if (!addNetwork(new BlockList(), entry)) problems.push(`access_control.networks.${name}.${i}: "${entry}" is not an IP address or CIDR`);
+    });
+  }
+
+  const rules: CompiledRule[] = section.rules.map((rule, index) => {
+    const key = `access_control.rules.${index}`;
+    const domains = rule.domain.map((d, i) => {
+      const pattern = d.trim().toLowerCase();
+      const wildcard = pattern.startsWith('*.');
+      const host = wildcard ? pattern.slice(2) : pattern;
+      if (!HOST.test(host)) problems.push(`${key}.domain.${i}: "${d}" must be a host name ("app.home.example") or "*." followed by one`);
+      return wildcard ? { suffix: `.${host}` } : { exact: host };
+    });
+    const resources = rule.resources?.map((source, i) => {
+      try {
+        return new RegExp(source, 'u');
+      } catch (err) {
+        problems.push(`${key}.resources.${i}: not a valid regular expression (${(err as Error).message})`);
+        return /$^/;
+      }
+    });
+    let networks: BlockList | null = null;
+    if (rule.networks) {
+      networks = new BlockList();
+      for (const [i, entry] of rule.networks.entries()) {
+        const list = named.get(entry);
+        if (list) list.forEach((n) => addNetwork(networks as BlockList, n));
+        else if (!addNetwork(networks, entry)) {
+          problems.push(`${key}.networks.${i}: "${entry}" is neither a CIDR nor a name from access_control.networks`);
+        }
+      }
+    }
+    const subject = rule.subject?.map((group) => (Array.isArray(group) ? group : [group]));
+    subject?.flat().forEach((s) => {
+      if (!SUBJECT.test(s)) problems.push(`${key}.subject: "${s}" must be "user:NAME" or "group:NAME" (lower case)`);
+    });
+    if (subject && rule.policy === 'bypass') {
+      problems.push(`${key}: a bypass rule cannot have a subject (nobody is identified on bypassed requests); use one_factor`);
+    }
+    return {
+      index,
+      domains,
+      resources: resources ?? null,
+      methods: rule.methods ? new Set(rule.methods.map((m) => m.toUpperCase())) : null,
+      networks,
+      subject: subject ?? null,
+      policy: rule.policy,
+    };
+  });
+
+  const outcomeFor = (policy: Policy, rule: number | null, subject: Subject | null): Decision => {
+    switch (policy) {
+      case 'bypass':
+        return { outcome: 'allow', policy, rule };
+      case 'one_factor':
+        return subject ? { outcome: 'allow', policy, rule } : { outcome: 'login', policy, rule };
+      case 'two_factor':
+        // Two-factor sign-in does not exist yet: nobody satisfies this policy.
+        return subject ? { outcome: 'deny', policy, rule, reason: 'two-factor-unavailable' } : { outcome: 'login', policy, rule };
+      case 'deny':
+        return { outcome: 'deny', policy, rule, reason: 'policy-deny' };
+    }
+  };
+
+  const matchesRequest = (rule: CompiledRule, req: AccessRequest): boolean =>
+    rule.domains.some((d) => ('exact' in d ? req.host === d.exact : req.host.endsWith(d.suffix))) &&
+    (rule.methods === null || rule.methods.has(req.method)) &&
+    (rule.networks === null || inNetworks(rule.networks, req.ip)) &&
+    (rule.resources === null || rule.resources.some((r) => r.test(req.path)));
+
+  const matchesSubject = (rule: CompiledRule, s: Subject): boolean =>
+    (rule.subject as string[][]).some((all) =>
+      all.every((item) => (item.startsWith('user:') ? s.username === item.slice(5) : s.groups.includes(item.slice(6)))),
+    );
+
+  const control: AccessControl = {
+    defaultPolicy: section.default_policy,
+    ruleCount: rules.length,
+    decide(req, subject) {
+      // A rule that names subjects claims the requests it matches: once one has matched
+      // (and the user is not among its subjects), only later rules that also name
+      // subjects may still apply. So "admin.home.example is for group:admins" is not
+      // undone by a later catch-all "*.home.example: one_factor".
+      let claimed = false;
+      for (const rule of rules) {
+        if (claimed && !rule.subject) continue;
+        if (!matchesRequest(rule, req)) continue;
+        if (rule.subject) {
+          // The rule depends on who asks: an anonymous request must sign in first.
+          if (!subject) return { outcome: 'login', policy: rule.policy, rule: rule.index };
+          if (!matchesSubject(rule, subject)) {
+            claimed = true;
+            continue;
+          }
+        }
+        return outcomeFor(rule.policy, rule.index, subject);
+      }
+      if (claimed) return { outcome: 'deny', policy: 'deny', rule: null, reason: 'subject-mismatch' };
+      return outcomeFor(section.default_policy, null, subject);
+    },
+  };
+  return { control, problems };
+}
