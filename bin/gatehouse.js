@@ -3,5 +3,7 @@
 import { buildIfNeeded } from '../scripts/build-if-needed.mjs';
 
 buildIfNeeded();
+// The CLI writes the same database and secrets as the server: keep them private.
+process.umask(0o077);
 const { run } = await import('../dist/cli/index.js');
 process.exitCode = await run(process.argv);

@@ -31,6 +31,7 @@ export function displayBase(config: Config, port: number): string {
 export async function startServer(config: Config): Promise<RunningServer> {
   const log = createLogger(config.log.level);
   const ctx = createContext(config, { log });
+  await ctx.hasher.prepare();
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16_384 }, createRequestListener(ctx));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -78,6 +79,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
 }
 
 export async function main(): Promise<void> {
+  // Everything gatehouse creates (database, WAL, secrets) is for the service account only.
+  process.umask(0o077);
   let config: Config;
   try {
     config = loadConfig();

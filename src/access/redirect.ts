@@ -8,6 +8,9 @@ export function safeRedirectTarget(rd: unknown, cookieDomain: string | undefined
   if (typeof rd !== 'string' || rd.length === 0 || rd.length > MAX_RD_LENGTH || !cookieDomain) return null;
   // The URL parser silently drops tabs/newlines and turns "\" into "/": refuse them first.
   if (/[\s\\\p{C}]/u.test(rd)) return null;
+  // Percent-encoded control characters (%0d%0a, %00…) too: whatever decodes the URL later
+  // (the upstream app, a log line, a header it builds from the path) must not meet them.
+  if (/%(?:[01][0-9a-f]|7f)/i.test(rd)) return null;
   let url: URL;
   try {
     url = new URL(rd);

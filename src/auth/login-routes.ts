@@ -24,16 +24,16 @@ const loginForm = z.object({
   rd: text('rd').max(2048, { error: 'rd is too long.' }).optional(),
 });
 
-const NOTICES: Record<string, string> = {
-  signed_out: 'You have been signed out.',
-  setup: 'The administrator account was created. Sign in with it now.',
-};
+const NOTICES = new Map([
+  ['signed_out', 'You have been signed out.'],
+  ['setup', 'The administrator account was created. Sign in with it now.'],
+]);
 
 export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnType<typeof createPassport>) {
   const cookieDomain = ctx.config.session.cookie_domain;
 
   function showForm(req: Request, res: Response, status: number, extra: { error?: string; username?: string; rd?: string | undefined }): void {
-    const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
+    const notice = typeof req.query.notice === 'string' ? NOTICES.get(req.query.notice) : undefined;
     renderPage(
       res,
       'login.njk',
@@ -54,6 +54,16 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     showForm(req, res, 200, { rd: safeRedirectTarget(rd, cookieDomain) ?? undefined });
   };
 
+  /**
+   * A sign-in form left open past the pre-login session's life fails the CSRF check: show
+   * a fresh form with a clear message instead of an error page.
+   */
+  const csrf: RequestHandler = (req, res, next) => {
+    if (guards.csrfValid(req)) return next();
+    const rd = safeRedirectTarget((req.body as Record<string, unknown> | undefined)?.rd, cookieDomain) ?? undefined;
+    showForm(req, res, 403, { error: 'This sign-in form had expired or was not sent from this site. Please sign in again.', rd });
+  };
+
   const submit: RequestHandler = (req, res, next) => {
     const ip = clientIp(req);
     const parsed = loginForm.safeParse(req.body ?? {});
@@ -72,7 +82,18 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
       return showForm(req, res, 400, { error: malformed, rd });
     }
     setLoginIntent(req, { remember: form.remember === 'on' });
-    passport.authenticate('local', { session: true }, (err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
+    // Passport calls back from inside a promise chain: anything thrown here (an audit write
+    // hitting a locked database) must become next(err) → 503, not an unhandled rejection.
+    const guarded =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A) => {
+        try {
+          fn(...args);
+        } catch (err) {
+          next(err);
+        }
+      };
+    passport.authenticate('local', { session: true }, guarded((err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
       if (err) return next(err);
       if (!user) {
         ctx.audit.loginFailed({ username: info?.username ?? null, ip, reason: info?.reason ?? 'bad-credentials' });
@@ -80,14 +101,17 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         return showForm(req, res, 401, { error: GENERIC_LOGIN_FAILURE, username: form.username.slice(0, 256), rd });
       }
       // req.login regenerates the session ID (fixation), then saves the new session.
-      req.login(user, (loginErr) => {
-        if (loginErr) return next(loginErr);
-        const session = handleOf(hashSessionId(req.sessionID));
-        ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
-        ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session }, 'signed in');
-        res.redirect(303, rd ?? '/');
-      });
-    })(req, res, next);
+      req.login(
+        user,
+        guarded((loginErr: unknown) => {
+          if (loginErr) return next(loginErr);
+          const session = handleOf(hashSessionId(req.sessionID));
+          ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
+          ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session }, 'signed in');
+          res.redirect(303, rd ?? '/');
+        }),
+      );
+    }))(req, res, next);
   };
 
   /** Without a signed-in session there is nothing to end: go to the login page. */
@@ -112,5 +136,5 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     });
   };
 
-  return { page, submit, skipIfSignedOut, logout };
+  return { page, csrf, submit, skipIfSignedOut, logout };
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
+import { formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import { clientIp } from '../theft/client-ip.js';
 import { ADMIN_GROUP } from '../users/groups.js';
@@ -33,7 +34,8 @@ export function setupRoutes(ctx: AppContext, guards: Guards) {
   }
 
   function showForm(req: Request, res: Response, status: number, values: { token: string; username?: string; displayName?: string; error?: string }): void {
-    renderPage(res, 'setup.njk', { title: 'Set up gatehouse', csrfToken: guards.csrfToken(req), ...values }, status);
+    const lifetime = formatDuration(ctx.config.setup.token_lifetime);
+    renderPage(res, 'setup.njk', { title: 'Set up gatehouse', csrfToken: guards.csrfToken(req), lifetime, ...values }, status);
   }
 
   const page: RequestHandler = (req, res) => {

@@ -6,6 +6,8 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { createContext, type AppContext } from '../context.js';
 import { AppError } from '../lib/errors.js';
 import { displayBase, setupLink, startServer } from '../server.js';
+import { validateGroups } from '../users/groups.js';
+import { normalizeUsername } from '../users/username.js';
 import { CliError, formatTime, obtainPassword, printTable } from './io.js';
 
 interface Io {
@@ -72,11 +74,20 @@ function program(io: Io): Command {
     .option('--display-name <name>', 'the name shown on pages')
     .option('--email <address>', 'email address')
     .option('--password-stdin', 'read the password from standard input')
-    .action((name: string, opts: { group: string[]; displayName?: string; email?: string; passwordStdin?: boolean }) =>
+    .action((username: string, opts: { group: string[]; displayName?: string; email?: string; passwordStdin?: boolean }) =>
       withContext(async (ctx) => {
+        // Check what can be checked before asking for a password.
+        const name = normalizeUsername(username);
+        if (!name.ok) throw new CliError(name.message);
+        if (ctx.users.findByUsername(name.username)) throw new CliError(`A user named "${name.username}" already exists.`);
+        try {
+          validateGroups(opts.group);
+        } catch (err) {
+          throw new CliError((err as Error).message, 2);
+        }
         const password = await obtainPassword(opts.passwordStdin === true);
         const created = await ctx.accounts.create({
-          username: name,
+          username,
           password,
           groups: opts.group,
           by,
@@ -151,7 +162,8 @@ function program(io: Io): Command {
     .action((opts: { user?: string; all?: boolean; json?: boolean }) =>
       withContext((ctx) => {
         const filter = { includeEnded: opts.all === true, ...(opts.user ? { userId: ctx.accounts.require(opts.user).id } : {}) };
-        const sessions = ctx.sessions.list(filter).filter((s) => opts.all || s.userId !== null);
+        const limit = 1000;
+        const sessions = ctx.sessions.list({ ...filter, limit });
         if (opts.json) return io.out(JSON.stringify(sessions, null, 2));
         if (!sessions.length) return io.out('no sessions');
         printTable(
@@ -167,6 +179,7 @@ function program(io: Io): Command {
             s.deletedAt === null ? 'live' : `ended: ${s.deleteReason ?? '?'}`,
           ]),
         );
+        if (sessions.length === limit) io.out(`(showing the newest ${limit}; narrow it with --user)`);
       }),
     );
   session

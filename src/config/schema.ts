@@ -2,13 +2,20 @@
 
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from '../lib/duration.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
 
-const duration = (example: string) =>
+const DAY = 86_400_000;
+
+const duration = (example: string, bounds: { min?: number; max: number }) =>
   z.union([z.string(), z.number()]).transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === null) {
       ctx.addIssue({ code: 'custom', message: `not a duration (got ${JSON.stringify(value)}); write it like "${example}" (units ms, s, m, h, d, w)` });
+      return z.NEVER;
+    }
+    const { min = 0, max } = bounds;
+    if (ms < min || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `must be between ${formatDuration(min)} and ${formatDuration(max)} (got ${JSON.stringify(value)})` });
       return z.NEVER;
     }
     return ms;
@@ -40,18 +47,18 @@ export const sessionSection = z
     /** Base cookie name; `__Host-` (or `__Secure-` with cookie_domain) is prepended over HTTPS. */
     name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { message: 'use 1-32 letters, digits, "_" or "-"' }).default('gatehouse'),
     /** Idle timeout: a session unused this long is dead (NIST AAL2: at most 1h). */
-    inactivity: duration('1h').default(3_600_000),
+    inactivity: duration('1h', { min: 60_000, max: 365 * DAY }).default(3_600_000),
     /** Absolute lifetime of a session from sign-in (NIST AAL2: at most 24h). */
-    expiration: duration('24h').default(86_400_000),
+    expiration: duration('24h', { min: 60_000, max: 365 * DAY }).default(86_400_000),
     /** Lifetime of a "keep me signed in" session; 0 hides the option. */
-    remember_me: duration('30d').default(30 * 86_400_000),
+    remember_me: duration('30d', { max: 400 * DAY }).default(30 * 86_400_000),
     cookie_domain: hostname.optional(),
     /** A busy session is written at most once per interval. */
-    touch_interval: duration('60s').default(60_000),
+    touch_interval: duration('60s', { min: 1000, max: DAY }).default(60_000),
     cache_size: z.number().int().min(0).max(1_000_000).default(10_000),
     /** Soft-deleted sessions are kept this long (audit, "why was I signed out"). */
-    retention: duration('30d').default(30 * 86_400_000),
-    sweep_interval: duration('5m').default(300_000),
+    retention: duration('30d', { min: 60_000, max: 3650 * DAY }).default(30 * 86_400_000),
+    sweep_interval: duration('5m', { min: 1000, max: DAY }).default(300_000),
   })
   .prefault({});
 
@@ -63,13 +70,11 @@ export type SessionSection = z.output<typeof sessionSection>;
  */
 export function sessionProblems(s: SessionSection): Array<[key: string, message: string]> {
   const problems: Array<[string, string]> = [];
-  if (s.inactivity < 60_000) problems.push(['inactivity', 'must be at least 1m']);
   if (s.expiration < s.inactivity) problems.push(['expiration', 'must not be shorter than session.inactivity']);
   if (s.touch_interval * 2 > s.inactivity) {
     problems.push(['touch_interval', 'must be at most half of session.inactivity, or busy sessions could expire']);
   }
   if (s.remember_me !== 0 && s.remember_me < s.expiration) problems.push(['remember_me', 'must be 0 (off) or at least session.expiration']);
-  if (s.sweep_interval < 1000) problems.push(['sweep_interval', 'must be at least 1s']);
   return problems;
 }
 
@@ -120,7 +125,7 @@ export const configSchema = z
          * clear; it is refused unless this is set (loopback is always allowed, for setup).
          */
         allow_insecure_http: z.boolean().default(false),
-        shutdown_timeout: duration('10s').default(10_000),
+        shutdown_timeout: duration('10s', { min: 1000, max: 600_000 }).default(10_000),
       })
       .prefault({}),
     log: z
@@ -142,7 +147,7 @@ export const configSchema = z
       .prefault({}),
     setup: z
       .strictObject({
-        token_lifetime: duration('1h').default(3_600_000),
+        token_lifetime: duration('1h', { min: 60_000, max: 7 * DAY }).default(3_600_000),
       })
       .prefault({}),
   });

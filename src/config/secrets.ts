@@ -1,7 +1,8 @@
 // Secrets generated on first run into the data dir (mode 0600) and reused afterwards.
 
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { secureDataDir } from '../db/connection.js';
 import { randomToken } from '../lib/crypto.js';
 
 export interface Secrets {
@@ -10,11 +11,17 @@ export interface Secrets {
 }
 
 export function loadOrCreateSecrets(dataDir: string): Secrets {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  secureDataDir(dataDir);
   const file = join(dataDir, 'secrets.json');
   let existing: Partial<Secrets> = {};
+  let found = false;
   try {
-    existing = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>;
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    found = true;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error('it does not hold a JSON object');
+    }
+    existing = parsed as Partial<Secrets>;
     // Tighten permissions left loose by hand-copying the file.
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   } catch (err) {
@@ -28,7 +35,7 @@ export function loadOrCreateSecrets(dataDir: string): Secrets {
   const secrets: Secrets = { cookieSecret: randomToken(48) };
   // 'wx' fails if another process created the file meanwhile; then read theirs.
   try {
-    writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: existing.cookieSecret ? 'w' : 'wx' });
+    writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: found ? 'w' : 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateSecrets(dataDir);
     throw err;

@@ -1,6 +1,6 @@
 // Opening the SQLite database with the pragmas every connection needs.
 
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -10,9 +10,23 @@ export function databasePath(dataDir: string): string {
   return join(dataDir, 'gatehouse.db');
 }
 
+/**
+ * The data dir holds password hashes and the cookie key: only the service account may read
+ * it. mkdir's mode applies only to a new directory, so an existing one is tightened too.
+ */
+export function secureDataDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
 export function openDatabase(file: string, options: { readonly?: boolean } = {}): Db {
-  if (!options.readonly) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  if (!options.readonly) secureDataDir(dirname(file));
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  if (!options.readonly) {
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    }
+  }
   // WAL lets the CLI and backups read while the server writes; busy_timeout makes the
   // short write locks of another process wait instead of failing.
   if (!options.readonly) db.pragma('journal_mode = WAL');

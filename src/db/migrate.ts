@@ -55,10 +55,21 @@ export function migrate(db: Db, migrations = readMigrations()): number[] {
       }
       continue;
     }
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(m.version, m.name, checksum, Date.now());
-    })();
+    // A table rebuild must not cascade through foreign keys while the old table is dropped;
+    // SQLite only honours this pragma outside a transaction. Integrity is checked before commit.
+    const keysOff = m.sql.startsWith('-- migrate: foreign_keys=off');
+    if (keysOff) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        if (keysOff && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new Error(`migration ${m.version}_${m.name} left foreign keys that point nowhere`);
+        }
+        db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(m.version, m.name, checksum, Date.now());
+      })();
+    } finally {
+      if (keysOff) db.pragma('foreign_keys = ON');
+    }
     done.push(m.version);
   }
   return done;

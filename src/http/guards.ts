@@ -20,9 +20,23 @@ export interface Guards {
   requireSafeTransport: RequestHandler;
   /** The token to put in a page's forms (creates it on first use). */
   csrfToken(req: express.Request): string;
+  /** Whether the request carries this session's CSRF token (for pages that answer themselves). */
+  csrfValid(req: express.Request): boolean;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'via'];
+
+/**
+ * A browser on this very machine: loopback peer and no sign of a proxy in between. A proxy
+ * on the same host that forwards LAN traffic without X-Forwarded-For is not "local".
+ */
+function isLocalRequest(req: express.Request): boolean {
+  if (!isLoopback(clientIp(req))) return false;
+  // X-Forwarded-For that resolves to loopback is a local client behind a local proxy;
+  // any other forwarding header says a proxy stands between us and someone else.
+  return !FORWARDING_HEADERS.some((h) => h !== 'x-forwarded-for' && req.headers[h] !== undefined);
+}
 
 export function createGuards(ctx: AppContext): Guards {
   const csrf = csrfSync({
@@ -58,7 +72,7 @@ export function createGuards(ctx: AppContext): Guards {
   };
 
   const requireSafeTransport: RequestHandler = (req, res, next) => {
-    if (req.secure || ctx.config.server.allow_insecure_http || isLoopback(clientIp(req))) return next();
+    if (req.secure || ctx.config.server.allow_insecure_http || isLocalRequest(req)) return next();
     renderPage(res, 'insecure.njk', { title: 'HTTPS required' }, 403);
   };
 
@@ -73,5 +87,6 @@ export function createGuards(ctx: AppContext): Guards {
     },
     requireSafeTransport,
     csrfToken: (req) => csrf.generateToken(req),
+    csrfValid: (req) => csrf.isRequestValid(req),
   };
 }

@@ -26,7 +26,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'get', path: '/healthz', session: false, chain: [healthRoute(ctx)] },
 
     { method: 'get', path: '/login', session: true, chain: [g.requireSafeTransport, login.page] },
-    { method: 'post', path: '/login', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, g.requireCsrf, login.submit] },
+    { method: 'post', path: '/login', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, login.csrf, login.submit] },
     { method: 'post', path: '/logout', session: true, chain: [g.form, login.skipIfSignedOut, g.sameOrigin, g.requireCsrf, login.logout] },
 
     { method: 'get', path: '/setup', session: true, chain: [g.requireSafeTransport, setup.page] },

@@ -23,8 +23,19 @@ export function sessionPolicy(config: Config): SessionPolicy {
   };
 }
 
+/**
+ * A visitor who has not signed in holds a session only for the login form's CSRF token:
+ * it lives briefly, and its ended row is purged soon (nothing to audit about it).
+ */
+export const ANONYMOUS_IDLE_MS = 15 * 60_000;
+export const ANONYMOUS_ABSOLUTE_MS = 2 * 3_600_000;
+export const ANONYMOUS_RETENTION_MS = 86_400_000;
+
 /** Lifetimes for a new session: "keep me signed in" trades the idle limit for a longer life. */
-export function lifetimesFor(policy: SessionPolicy, remember: boolean): { idleMs: number; absoluteMs: number } {
-  if (remember && policy.rememberMs > 0) return { idleMs: policy.rememberMs, absoluteMs: policy.rememberMs };
+export function lifetimesFor(policy: SessionPolicy, options: { remember: boolean; signedIn: boolean }): { idleMs: number; absoluteMs: number } {
+  if (!options.signedIn) {
+    return { idleMs: Math.min(policy.idleMs, ANONYMOUS_IDLE_MS), absoluteMs: Math.min(policy.absoluteMs, ANONYMOUS_ABSOLUTE_MS) };
+  }
+  if (options.remember && policy.rememberMs > 0) return { idleMs: policy.rememberMs, absoluteMs: policy.rememberMs };
   return { idleMs: policy.idleMs, absoluteMs: policy.absoluteMs };
 }

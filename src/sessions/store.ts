@@ -8,7 +8,7 @@ import type { Audit, SessionEndReason } from '../audit/events.js';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 import { sha256Hex } from '../lib/crypto.js';
-import { lifetimesFor, type SessionPolicy } from './policy.js';
+import { ANONYMOUS_RETENTION_MS, lifetimesFor, type SessionPolicy } from './policy.js';
 import { HANDLE_LENGTH, type SessionInfo } from './types.js';
 
 interface SessionRow {
@@ -152,7 +152,10 @@ export class SqliteSessionStore extends session.Store {
       expireDue: db.prepare(`
         UPDATE sessions SET deleted_at = @now, delete_reason = 'expired'
         WHERE ${live} AND (idle_expires_at <= @now OR absolute_expires_at <= @now) RETURNING id_hash`),
-      purge: db.prepare('DELETE FROM sessions WHERE deleted_at IS NOT NULL AND deleted_at < ?'),
+      // Ended signed-in sessions stay for the retention period; pre-login ones only briefly.
+      purge: db.prepare(`
+        DELETE FROM sessions WHERE deleted_at IS NOT NULL AND (deleted_at < @cutoff
+          OR (user_id IS NULL AND delete_reason IN ('regenerated', 'expired', 'cleared') AND deleted_at < @anonymousCutoff))`),
       countLive: db.prepare(`SELECT count(*) FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`).pluck(),
       allLive: db.prepare(`SELECT id_hash, data FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`),
       clearLive: db.prepare(`UPDATE sessions SET deleted_at = @now, delete_reason = 'cleared' WHERE ${live} RETURNING id_hash`),
@@ -228,7 +231,9 @@ export class SqliteSessionStore extends session.Store {
       const row = this.sql.selectLive.get(hash) as SessionRow | undefined;
       if (!row) return null;
       live = toLive(row);
-      this.cache?.set(hash, live);
+      // Only signed-in sessions are cached: a flood of login-page visitors must not push
+      // the household's sessions out.
+      if (live.userId !== null) this.cache?.set(hash, live);
     }
     if (expiresAt(live) <= now) {
       this.endByHash(hash, 'expired');
@@ -289,9 +294,11 @@ export class SqliteSessionStore extends session.Store {
     return rows.length;
   }
 
-  list(filter: { userId?: number; includeEnded?: boolean; limit?: number } = {}): SessionInfo[] {
+  /** Sessions newest first; pre-login (anonymous) sessions only when asked for. */
+  list(filter: { userId?: number; includeEnded?: boolean; includeAnonymous?: boolean; limit?: number } = {}): SessionInfo[] {
     this.flushTouches();
     const where: string[] = [];
+    if (!filter.includeAnonymous) where.push("(s.user_id IS NOT NULL OR s.delete_reason = 'user-deleted')");
     const params: Record<string, unknown> = { now: this.clock.now(), limit: filter.limit ?? 1000 };
     if (filter.userId !== undefined) {
       where.push('s.user_id = @userId');
@@ -333,7 +340,7 @@ export class SqliteSessionStore extends session.Store {
     const now = this.clock.now();
     const expired = this.sql.expireDue.all({ now }) as Array<{ id_hash: string }>;
     for (const r of expired) this.forget(r.id_hash);
-    const purged = this.sql.purge.run(now - this.policy.retentionMs).changes;
+    const purged = this.sql.purge.run({ cutoff: now - this.policy.retentionMs, anonymousCutoff: now - Math.min(ANONYMOUS_RETENTION_MS, this.policy.retentionMs) }).changes;
     return { expired: expired.length, purged };
   }
 
@@ -348,7 +355,7 @@ export class SqliteSessionStore extends session.Store {
     const hash = hashSessionId(sid);
     const auth = sess.auth;
     const userId = typeof sess.passport?.user === 'number' ? sess.passport.user : null;
-    const { idleMs, absoluteMs } = lifetimesFor(this.policy, auth?.remember === true);
+    const { idleMs, absoluteMs } = lifetimesFor(this.policy, { remember: auth?.remember === true, signedIn: userId !== null });
     // The upsert judges expiry from the row: a use still held in memory must reach the row
     // first, or a session that `get` just found alive would be refused and ended here.
     const cached = this.pendingTouches.has(hash) ? this.cache?.peek(hash) : undefined;
@@ -365,7 +372,8 @@ export class SqliteSessionStore extends session.Store {
     }) as SessionRow | undefined;
     if (row) {
       this.pendingTouches.delete(hash);
-      this.cache?.set(hash, toLive(row));
+      if (row.user_id !== null) this.cache?.set(hash, toLive(row));
+      else this.cache?.delete(hash);
       return;
     }
     // Refused. Either the row is ended or expired (a late save must not bring it back,

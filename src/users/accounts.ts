@@ -9,7 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { AppError, badRequest, conflict, notFound } from '../lib/errors.js';
 import type { SqliteSessionStore } from '../sessions/store.js';
 import { validateGroups } from './groups.js';
-import { normalizeUsername } from './username.js';
+import { INVISIBLE, normalizeUsername } from './username.js';
 import type { User, UserRepository } from './repository.js';
 
 export type Credentials = { ok: true; user: User } | { ok: false; reason: 'bad-credentials' | 'user-disabled'; username: string | null };
@@ -51,7 +51,9 @@ export class Accounts {
     const password = this.acceptablePassword(input.password, name.username);
     if (this.users.findByUsername(name.username)) throw conflict('user-exists', `A user named "${name.username}" already exists.`);
     const displayName = (input.displayName ?? '').trim() || name.username;
-    if (displayName.length > 128 || /\p{Cc}/u.test(displayName)) throw badRequest('invalid-display-name', 'Display names are at most 128 printable characters.');
+    if (displayName.length > 128 || INVISIBLE.test(displayName)) {
+      throw badRequest('invalid-display-name', 'Display names are at most 128 characters, without control or invisible characters.');
+    }
     const email = input.email?.trim() || null;
     if (email !== null && !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw badRequest('invalid-email', 'That does not look like an email address.');
     const passwordHash = await this.hasher.hash(password);

@@ -15,7 +15,7 @@ export type UsernameCheck =
   | { ok: false; kind: 'malformed' | 'unsupported'; message: string };
 
 /** Control characters (NUL, CR, LF…) and invisible format characters (zero-width joiners…). */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\u2028\u2029]/u;
+export const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\u2028\u2029]/u;
 const CANONICAL = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 
 export function normalizeUsername(input: string): UsernameCheck {

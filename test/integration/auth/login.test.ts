@@ -109,6 +109,40 @@ describe('sign-in and sign-out', () => {
     expect(row).to.deep.equal({ life: 86_400_000, idle_timeout_ms: 3_600_000 });
   });
 
+  it('answers 503 and stays up when the audit write fails (database locked) during sign-in', async () => {
+    const audit = app.ctx.audit;
+    const original = audit.loginFailed.bind(audit);
+    audit.loginFailed = () => {
+      throw Object.assign(new Error('database is locked'), { name: 'SqliteError', code: 'SQLITE_BUSY' });
+    };
+    try {
+      const res = await new Browser(app.url).login('alice', 'not the right password at all');
+      expect(res.status).to.equal(503);
+    } finally {
+      audit.loginFailed = original;
+    }
+    expect((await new Browser(app.url).get('/healthz')).status).to.equal(200);
+  });
+
+  it('shows a fresh form, not an error page, when the sign-in form has expired', async () => {
+    const b = new Browser(app.url);
+    const stale = await b.csrf('/login');
+    b.cookies.clear(); // the pre-login session is gone (expired) by the time the form is sent
+    const res = await b.post('/login', { _csrf: stale, username: 'alice', password: GOOD_PASSWORD });
+    expect(res.status).to.equal(403);
+    expect(res.text).to.contain('form had expired').and.match(/name="_csrf" value="[^"]+"/);
+    const fresh = /name="_csrf" value="([^"]+)"/.exec(res.text)?.[1] as string;
+    expect((await b.post('/login', { _csrf: fresh, username: 'alice', password: GOOD_PASSWORD })).status).to.equal(303);
+  });
+
+  it('shows only its own notices (no inherited object properties)', async () => {
+    for (const notice of ['constructor', '__proto__', 'toString']) {
+      const page = await new Browser(app.url).get(`/login?notice=${notice}`);
+      expect(page.status).to.equal(200);
+      expect(page.text).not.to.match(/native code|\[object Object\]/);
+    }
+  });
+
   describe('logout', () => {
     it('ends the session server-side: replaying the cookie gets nothing', async () => {
       const b = new Browser(app.url);

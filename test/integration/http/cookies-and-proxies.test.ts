@@ -49,7 +49,8 @@ describe('cookies and proxies', () => {
   });
 
   it('ignores X-Forwarded-Proto from a peer that is not a trusted proxy', async () => {
-    const a = await start({ server: { trusted_proxies: ['10.1.2.3'] } });
+    // allow_insecure_http: otherwise the forwarding header alone gets "HTTPS required".
+    const a = await start({ server: { trusted_proxies: ['10.1.2.3'], allow_insecure_http: true } });
     const res = await new Browser(a.url, { 'x-forwarded-proto': 'https' }).login('alice', GOOD_PASSWORD);
     expect(res.setCookies.some((c) => c.startsWith('gatehouse='))).to.equal(true);
     expect(res.setCookies.some((c) => c.startsWith('__Host-'))).to.equal(false);
@@ -83,6 +84,13 @@ describe('cookies and proxies', () => {
     expect(lan.cookies.size).to.equal(0);
     const post = await lan.post('/login', { username: 'alice', password: GOOD_PASSWORD });
     expect(post.status).to.equal(403);
+  });
+
+  it('treats a local proxy that hides the client (no X-Forwarded-For) as not local', async () => {
+    const a = await start();
+    const viaLocalProxy = new Browser(a.url, { via: '1.1 nginx', 'x-forwarded-proto': 'http' });
+    expect((await viaLocalProxy.get('/login')).status).to.equal(403);
+    expect((await new Browser(a.url).get('/login')).status).to.equal(200);
   });
 
   it('allows it when server.allow_insecure_http is set', async () => {

@@ -185,13 +185,24 @@ describe('config loading', () => {
     });
 
     it('checks the session limits against each other and reports every conflict', () => {
-      const err = configError(() =>
-        validateConfig({ session: { inactivity: '30s', expiration: '10s', touch_interval: '1h', sweep_interval: '10ms' } }),
-      );
-      expect(problemAbout(err, 'session.inactivity')).to.include('at least 1m');
+      const err = configError(() => validateConfig({ session: { inactivity: '2m', expiration: '90s', touch_interval: '1h', remember_me: '1m' } }));
       expect(problemAbout(err, 'session.expiration')).to.include('session.inactivity');
       expect(problemAbout(err, 'session.touch_interval')).to.include('half of session.inactivity');
-      expect(problemAbout(err, 'session.sweep_interval')).to.include('at least 1s');
+      expect(problemAbout(err, 'session.remember_me')).to.include('at least session.expiration');
+    });
+
+    it('bounds every duration, so no timer overflows and no expiry is out of range', () => {
+      const err = configError(() =>
+        validateConfig({
+          server: { shutdown_timeout: '0s' },
+          session: { inactivity: '30s', touch_interval: '0s', sweep_interval: '30d', expiration: '20000000000w' },
+        }),
+      );
+      expect(problemAbout(err, 'session.inactivity')).to.include('between 1m and 365d');
+      expect(problemAbout(err, 'session.touch_interval')).to.include('between 1s and 1d');
+      expect(problemAbout(err, 'session.sweep_interval')).to.include('between 1s and 1d');
+      expect(problemAbout(err, 'session.expiration')).to.include('between 1m and 365d');
+      expect(problemAbout(err, 'server.shutdown_timeout')).to.include('between 1s');
     });
 
     it('refuses a remember_me shorter than the absolute expiration, and accepts 0 (off)', () => {

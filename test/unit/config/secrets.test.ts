@@ -47,5 +47,9 @@ describe('secrets', () => {
     expect(loadOrCreateSecrets(dir).cookieSecret).to.have.length.greaterThanOrEqual(48);
     writeFileSync(file, 'not json', { mode: 0o600 });
     expect(() => loadOrCreateSecrets(dir)).to.throw(/secrets\.json/);
+    for (const bad of ['[]', 'null', '"text"']) {
+      writeFileSync(file, bad, { mode: 0o600 });
+      expect(() => loadOrCreateSecrets(dir), bad).to.throw(/fix or remove it/);
+    }
   });
 });

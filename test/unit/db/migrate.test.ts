@@ -109,4 +109,20 @@ describe('database migrations', () => {
     expect(tables()).to.not.include('half_done');
     expect(appliedVersions()).to.deep.equal(shipped.map((m) => m.version));
   });
+
+  it('rebuilds the users table without losing users or the sessions that point at them', () => {
+    migrate(db, shipped.slice(0, 1));
+    db.prepare("INSERT INTO users (id, username, display_name, password_hash, created_at, updated_at, password_changed_at) VALUES (7, 'alice', 'Alice', 'x', 1, 1, 1)").run();
+    db.prepare(
+      `INSERT INTO sessions (id_hash, user_id, data, created_at, last_seen_at, idle_timeout_ms, idle_expires_at, absolute_expires_at)
+       VALUES (?, 7, '{}', 1, 1, 1, 2, 2)`,
+    ).run('a'.repeat(64));
+    migrate(db, shipped);
+    expect(db.prepare('SELECT user_id FROM sessions').pluck().get()).to.equal(7);
+    expect(db.prepare('SELECT username FROM users WHERE id = 7').pluck().get()).to.equal('alice');
+    expect(db.pragma('foreign_keys', { simple: true })).to.equal(1);
+    expect(() => db.prepare("UPDATE sessions SET user_id = 99").run()).to.throw(/FOREIGN KEY/);
+    db.prepare('DELETE FROM users WHERE id = 7').run();
+    expect(db.prepare('SELECT user_id FROM sessions').pluck().get()).to.equal(null);
+  });
 });

@@ -159,9 +159,17 @@ describe('session store: touches, cache and revocation', () => {
       expect(lastSeen('sid-keep-touch')).to.equal(f.clock.now());
     });
 
+    it('does not cache pre-login sessions, so login-page visitors cannot push signed-in ones out', async () => {
+      f = openStore({ session: { cache_size: 2 } });
+      await set(f.store, 'sid-member', signedIn(f.alice, {}, { flash: ['cached'] }));
+      for (let i = 0; i < 5; i++) await set(f.store, `sid-visitor-${i}`, anonymous());
+      f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
+      expect(await get(f.store, 'sid-member')).to.deep.include({ flash: ['cached'] });
+    });
+
     it('holds at most cache_size sessions, dropping the least recently used', async () => {
       f = openStore({ session: { cache_size: 2 } });
-      for (const sid of ['sid-a', 'sid-b', 'sid-c']) await set(f.store, sid, anonymous({ flash: ['cached'] }));
+      for (const sid of ['sid-a', 'sid-b', 'sid-c']) await set(f.store, sid, signedIn(f.alice, {}, { flash: ['cached'] }));
       f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
       expect(await get(f.store, 'sid-c'), 'still cached').to.deep.include({ flash: ['cached'] });
       expect(await get(f.store, 'sid-b'), 'still cached').to.deep.include({ flash: ['cached'] });

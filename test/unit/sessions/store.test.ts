@@ -242,7 +242,7 @@ describe('session store: Store API', () => {
       await set(f.store, 'sid-live-b', anonymous({ flash: ['b'] }));
       await set(f.store, 'sid-destroyed', signedIn(f.bob));
       await destroy(f.store, 'sid-destroyed');
-      f.clock.advance(15 * MINUTE); // sid-will-expire is now past its idle limit, not yet marked
+      f.clock.advance(14 * MINUTE); // sid-will-expire is now past its idle limit, not yet marked
     }
 
     it('counts only live, unexpired sessions in length()', async () => {
@@ -294,6 +294,28 @@ describe('session store: Store API', () => {
       expect(f.store.sweep()).to.deep.equal({ expired: 1, purged: 2 });
       expect(rowOf(f.ctx, hashSessionId('sid-recent-deleted'))).to.equal(undefined);
       expect(rowOf(f.ctx, hashSessionId('sid-expiring'))).to.equal(undefined);
+    });
+
+    it('purges ended pre-login sessions after a day, but keeps a deleted user\'s ended sessions for the retention period', async () => {
+      await set(f.store, 'sid-visitor', anonymous());
+      await destroy(f.store, 'sid-visitor');
+      await set(f.store, 'sid-member', signedIn(f.alice));
+      f.ctx.accounts.delete('alice', 'test');
+      f.clock.advance(DAY + 1);
+      f.store.sweep();
+      expect(rowOf(f.ctx, hashSessionId('sid-visitor'))).to.equal(undefined);
+      expect(rowOf(f.ctx, hashSessionId('sid-member'))).to.include({ user_id: null, delete_reason: 'user-deleted' });
+    });
+  });
+
+  describe('pre-login sessions', () => {
+    it('live 15 minutes idle and 2 hours at most, whatever the signed-in limits', async () => {
+      await set(f.store, 'sid-visitor', anonymous());
+      const row = rowOf(f.ctx, hashSessionId('sid-visitor'));
+      expect(row?.idle_timeout_ms).to.equal(15 * MINUTE);
+      expect((row?.absolute_expires_at ?? 0) - (row?.created_at ?? 0)).to.equal(2 * HOUR);
+      f.clock.advance(15 * MINUTE);
+      expect(await get(f.store, 'sid-visitor')).to.equal(null);
     });
   });
 });
