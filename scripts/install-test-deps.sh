@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: Chromium for the browser
-# tests. Idempotent; needs root (or sudo) only when something is missing.
+# tests, nginx and Caddy for the reverse-proxy tests, openssl for their test certificate.
+# Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 need=()
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+command -v caddy >/dev/null || need+=(caddy)
+command -v openssl >/dev/null || need+=(openssl)
 
 if ((${#need[@]} == 0)); then
   echo "test dependencies present"
@@ -21,4 +25,12 @@ run_root() {
 echo "installing: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 run_root apt-get update -qq
+# policy-rc.d 101: the packages must not start their own nginx/caddy services; the tests
+# start their own instances on free loopback ports.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | run_root tee "$policy" >/dev/null
+  run_root chmod +x "$policy"
+  trap 'run_root rm -f "$policy"' EXIT
+fi
 run_root apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -55,7 +55,8 @@ export function createApp(ctx: AppContext): Express {
           frameAncestors: ["'none'"],
           // After sign-in the browser is redirected to `rd`, which may be another host in
           // the cookie domain; form-action also governs that redirect in Chromium.
-          formAction: ["'self'", ...(ctx.config.session.cookie_domain ? [`https://${ctx.config.session.cookie_domain}`, `https://*.${ctx.config.session.cookie_domain}`] : [])],
+          // ":*" because a host-source without a port only matches the default port.
+          formAction: ["'self'", ...(ctx.config.session.cookie_domain ? [`https://${ctx.config.session.cookie_domain}:*`, `https://*.${ctx.config.session.cookie_domain}:*`] : [])],
         },
       },
       // Neither the setup token nor an `rd` URL may leak to another site. Not
