@@ -8,6 +8,7 @@ import { AppError } from '../lib/errors.js';
 import { displayBase, setupLink, startServer } from '../server.js';
 import { validateGroups } from '../users/groups.js';
 import { normalizeUsername } from '../users/username.js';
+import { explainAccess } from './access-check.js';
 import { CliError, formatTime, obtainPassword, printTable } from './io.js';
 
 interface Io {
@@ -63,6 +64,21 @@ function program(io: Io): Command {
         ctx.audit.setupTokenIssued();
         io.out(setupLink(displayBase(ctx.config, ctx.config.server.port), issued.token));
         io.out(`valid until ${formatTime(issued.expiresAt)} UTC, once; older links no longer work`);
+      }),
+    );
+
+  root
+    .command('access')
+    .description('access rules')
+    .command('check <url>')
+    .description('show which access rule applies to a request and what gatehouse would answer')
+    .option('-u, --user <name>', 'as this user (default: not signed in)')
+    .option('--ip <address>', 'client IP (default: none, so rules with networks do not match)')
+    .option('-m, --method <method>', 'HTTP method', 'GET')
+    .action((url: string, opts: { user?: string; ip?: string; method: string }) =>
+      withContext((ctx) => {
+        const result = explainAccess(ctx, url, opts);
+        for (const line of result) io.out(line);
       }),
     );
 

@@ -1,0 +1,42 @@
+// `gatehouse access check <url>`: which rule matches a request, and the answer it gets.
+
+import { isIP } from 'node:net';
+import type { AppContext } from '../context.js';
+import { normalizeIp } from '../theft/client-ip.js';
+import { CliError } from './io.js';
+
+const ANSWERS = {
+  allow: '200 allowed',
+  login: 'not signed in: 401 (/auth/verify) or a redirect to the login page (/auth/forward)',
+  deny: '403 forbidden',
+} as const;
+
+export function explainAccess(ctx: AppContext, rawUrl: string, opts: { user?: string; ip?: string; method: string }): string[] {
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    throw new CliError(`not an absolute URL: ${rawUrl} (e.g. https://app.home.example/path)`, 2);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('the URL must start with http:// or https://', 2);
+  const method = opts.method.toUpperCase();
+  if (!/^[A-Z]{1,16}$/.test(method)) throw new CliError(`not an HTTP method: ${opts.method}`, 2);
+  const ip = opts.ip === undefined ? '' : normalizeIp(opts.ip);
+  if (opts.ip !== undefined && isIP(ip) === 0) throw new CliError(`not an IP address: ${opts.ip}`, 2);
+  const user = opts.user === undefined ? null : ctx.accounts.require(opts.user);
+  const decision = ctx.access.decide({ host: url.hostname, path: `${url.pathname}${url.search}`, method, ip }, user);
+  const rule = decision.rule === null ? null : ctx.config.access_control.rules[decision.rule];
+  const who = user ? `${user.username} (groups: ${user.groups.join(', ') || 'none'})${user.disabled ? ' [disabled: every request is treated as signed out]' : ''}` : 'nobody signed in';
+  return [
+    `request:  ${method} ${url.href}`,
+    `from:     ${ip || '(no client IP: rules with networks do not match)'}`,
+    `as:       ${who}`,
+    rule
+      ? `rule:     #${decision.rule} ${JSON.stringify(rule)}`
+      : decision.reason === 'subject-mismatch'
+        ? 'rule:     none for this user (a rule with subjects claims this request)'
+        : `rule:     none matched: default_policy ${ctx.config.access_control.default_policy}`,
+    `policy:   ${decision.policy}${decision.reason === 'two-factor-unavailable' ? ' (two-factor sign-in is not available yet, so denied)' : ''}`,
+    `answer:   ${ANSWERS[user?.disabled && decision.outcome === 'allow' && decision.policy !== 'bypass' ? 'login' : decision.outcome]}`,
+  ];
+}

@@ -1,0 +1,70 @@
+// `gatehouse access check`: the rule and answer for a URL, user, client IP and method.
+
+import { rmSync } from 'node:fs';
+import { expect } from 'chai';
+import { explainAccess } from '../../../src/cli/access-check.js';
+import { CliError } from '../../../src/cli/io.js';
+import { createContext, type AppContext } from '../../../src/context.js';
+import { GOOD_PASSWORD, tempDir, testConfig } from '../../support/harness.js';
+
+describe('gatehouse access check', () => {
+  let dir: string;
+  let ctx: AppContext;
+  before(async () => {
+    dir = tempDir();
+    ctx = createContext(
+      testConfig(dir, {
+        portal_url: 'https://auth.home.example',
+        session: { cookie_domain: 'home.example' },
+        access_control: {
+          default_policy: 'deny',
+          networks: { lan: ['192.168.0.0/16'] },
+          rules: [
+            { domain: 'public.home.example', policy: 'bypass' },
+            { domain: 'admin.home.example', subject: ['group:admins'], policy: 'one_factor' },
+            { domain: '*.home.example', resources: ['^/api/'], networks: ['lan'], methods: ['POST'], policy: 'deny' },
+            { domain: '*.home.example', policy: 'one_factor' },
+          ],
+        },
+      }),
+    );
+    await ctx.accounts.create({ username: 'alice', password: GOOD_PASSWORD, groups: ['admins'], by: 'test' });
+    await ctx.accounts.create({ username: 'bob', password: GOOD_PASSWORD, by: 'test' });
+  });
+  after(() => {
+    ctx.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const check = (url: string, opts: { user?: string; ip?: string; method?: string } = {}) =>
+    explainAccess(ctx, url, { method: 'GET', ...opts }).join('\n');
+
+  it('names the matching rule and the answer', () => {
+    expect(check('https://admin.home.example/', { user: 'alice' })).to.match(/rule: +#1 /).and.match(/answer: +200 allowed/);
+    expect(check('https://public.home.example/')).to.match(/rule: +#0 /).and.match(/answer: +200/);
+    expect(check('https://app.home.example/')).to.match(/rule: +#3 /).and.match(/answer: +not signed in/);
+  });
+
+  it('applies the client IP and method to network and method rules', () => {
+    expect(check('https://nas.home.example/api/x', { user: 'bob', ip: '192.168.1.9', method: 'post' })).to.match(/rule: +#2 /).and.match(/403/);
+    expect(check('https://nas.home.example/api/x', { user: 'bob', ip: '10.0.0.9', method: 'POST' })).to.match(/rule: +#3 /);
+    expect(check('https://nas.home.example/api/x', { user: 'bob', method: 'POST' })).to.match(/no client IP/).and.match(/rule: +#3 /);
+  });
+
+  it('explains a member refused on a host claimed by a subject rule, and the default policy', () => {
+    expect(check('https://admin.home.example/', { user: 'bob' })).to.match(/claims this request/).and.match(/403/);
+    expect(check('https://elsewhere.example/')).to.match(/default_policy deny/);
+  });
+
+  it('refuses a bad URL, IP, method or user clearly', () => {
+    for (const [url, opts] of [
+      ['not a url', {}],
+      ['ftp://app.home.example/', {}],
+      ['https://app.home.example/', { ip: '999.1.1.1' }],
+      ['https://app.home.example/', { method: 'G E T' }],
+    ] as const) {
+      expect(() => check(url, opts), url).to.throw(CliError);
+    }
+    expect(() => check('https://app.home.example/', { user: 'nobody' })).to.throw(/No user named/);
+  });
+});
