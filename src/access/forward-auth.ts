@@ -3,26 +3,34 @@
 // when warm), apply the access rules, answer 200 with Remote-* headers, 401/302, or 403.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AppContext } from '../context.js';
 import { cookieNames } from '../http/session.js';
 import { sessionIdFromCookie } from '../sessions/cookie.js';
 import { createIpResolver } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
 import { readForForward, readForVerify, type OriginalRequest } from './original-request.js';
-import type { Decision } from './rules.js';
+import type { AccessRequest, Decision } from './rules.js';
 
 export type ForwardAuthKind = 'verify' | 'forward';
 
 export const FORWARD_AUTH_PATHS: Record<string, ForwardAuthKind> = { '/auth/verify': 'verify', '/auth/forward': 'forward' };
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Header values are bytes: send UTF-8 as such (what proxies pass on), without control characters. */
 function headerValue(text: string): string {
+  // The common case, and the same result: nothing to strip, and ASCII is its own UTF-8.
+  if (PRINTABLE_ASCII.test(text)) return text;
   return Buffer.from(text.replace(/[\p{Cc}]/gu, ''), 'utf8').toString('latin1');
 }
 
 function answer(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body), ...headers });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  // The body goes out as bytes: given a string, Node writes the header block together with
+  // it in the body's encoding (UTF-8), which would encode Remote-Name's UTF-8 bytes twice.
+  const bytes = Buffer.from(body, 'utf8');
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': bytes.length, ...headers });
+  res.end(res.req.method === 'HEAD' ? undefined : bytes);
 }
 
 export function createForwardAuth(ctx: AppContext) {
@@ -31,6 +39,17 @@ export function createForwardAuth(ctx: AppContext) {
   const secret = ctx.secrets.cookieSecret;
   const portal = ctx.config.portal_url?.replace(/\/$/, '') ?? null;
   const warnedRules = new Set<number | null>();
+  // A connection's peer address never changes, and proxies keep connections alive: judge
+  // each socket once instead of parsing its address on every request.
+  const trustedSockets = new WeakMap<Socket, boolean>();
+  const peerIsTrusted = (req: IncomingMessage): boolean => {
+    let trusted = trustedSockets.get(req.socket);
+    if (trusted === undefined) {
+      trusted = ips.peerIsTrusted(req);
+      trustedSockets.set(req.socket, trusted);
+    }
+    return trusted;
+  };
 
   function loginUrl(original: OriginalRequest): string | null {
     return portal ? `${portal}/login?rd=${encodeURIComponent(original.url)}` : null;
@@ -66,7 +85,7 @@ export function createForwardAuth(ctx: AppContext) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
     // Only a trusted proxy may tell us about an original request; a client talking to us
     // directly could otherwise claim any URL, host or address.
-    if (!ips.peerIsTrusted(req)) return answer(res, 400, 'Forward-auth requests must come from a trusted proxy (server.trusted_proxies).\n');
+    if (!peerIsTrusted(req)) return answer(res, 400, 'Forward-auth requests must come from a trusted proxy (server.trusted_proxies).\n');
     const parsed = kind === 'verify' ? readForVerify(req) : readForForward(req);
     if (!parsed.ok) return answer(res, 400, `${parsed.message}\n`);
     const original = parsed.request;
@@ -74,7 +93,18 @@ export function createForwardAuth(ctx: AppContext) {
     let decision: Decision;
     try {
       user = signedInUser(req, original);
-      decision = ctx.access.decide({ host: original.host, path: original.path, method: original.method, ip: ips.clientIp(req) }, user);
+      // The client IP (X-Forwarded-For walked through the trusted proxies) is worked out only
+      // if a rule with `networks` asks for it.
+      let ip: string | undefined;
+      const request: AccessRequest = {
+        host: original.host,
+        path: original.path,
+        method: original.method,
+        get ip() {
+          return (ip ??= ips.clientIp(req));
+        },
+      };
+      decision = ctx.access.decide(request, user);
     } catch (err) {
       // Fail closed: no answer from the database is never a 200.
       ctx.log.error({ err, kind }, 'forward-auth check failed');

@@ -28,12 +28,26 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 /** Proxies may send a comma-separated list when chained; the first entry is the client's. */
 const first = (value: string | undefined): string | undefined => value?.split(',')[0]?.trim() || undefined;
 
+/**
+ * RFC 3986 §6.2.2.2: a percent-encoded unreserved character is that character. Rules see
+ * the decoded form, so "/%61dmin" cannot slip past a "^/admin" rule while the upstream
+ * serves /admin. Reserved characters (%2F…) stay encoded: decoding them changes meaning.
+ */
+const decodeUnreserved = (text: string): string =>
+  text.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
+    const char = String.fromCharCode(parseInt(escape.slice(1), 16));
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape;
+  });
+
 function build(method: string | undefined, proto: string | undefined, host: string | undefined, uri: string | undefined): OriginalResult {
-  const m = (method ?? 'GET').toUpperCase();
+  // No default: guessing GET would let a POST pass a rule limited to `methods: [GET]`.
+  if (!method) return { ok: false, message: 'The original method header is missing.' };
+  const m = method.toUpperCase();
   if (!METHOD.test(m)) return { ok: false, message: 'The original method header is not an HTTP method.' };
   if (proto !== 'http' && proto !== 'https') return { ok: false, message: 'The original protocol must be http or https.' };
   if (!host || !HOST.test(host)) return { ok: false, message: 'The original host header is missing or not a host name.' };
-  if (!uri || !uri.startsWith('/') || uri.startsWith('//') || uri.length > MAX_URL || /[\s\\]/.test(uri)) {
+  if (uri && uri.length > MAX_URL) return { ok: false, message: 'The original URI header is too long.' };
+  if (!uri || !uri.startsWith('/') || uri.startsWith('//') || /[\s\\]/.test(uri)) {
     return { ok: false, message: 'The original URI header is missing or not an absolute path.' };
   }
   let url: URL;
@@ -42,7 +56,7 @@ function build(method: string | undefined, proto: string | undefined, host: stri
   } catch {
     return { ok: false, message: 'The original URL could not be parsed.' };
   }
-  return { ok: true, request: { method: m, proto, host: url.hostname, path: `${url.pathname}${url.search}`, url: url.href } };
+  return { ok: true, request: { method: m, proto, host: url.hostname, path: decodeUnreserved(`${url.pathname}${url.search}`), url: url.href } };
 }
 
 /** nginx auth_request: X-Original-URL and X-Original-Method, else the X-Forwarded-* set. */
@@ -57,7 +71,8 @@ export function readForVerify(req: IncomingMessage): OriginalResult {
       return { ok: false, message: 'X-Original-URL is not an absolute URL.' };
     }
     if (url.username || url.password) return { ok: false, message: 'X-Original-URL must not carry credentials.' };
-    return build(header(req, 'x-original-method'), url.protocol.slice(0, -1), url.host, `${url.pathname}${url.search}`);
+    const method = header(req, 'x-original-method') ?? first(header(req, 'x-forwarded-method'));
+    return build(method, url.protocol.slice(0, -1), url.host, `${url.pathname}${url.search}`);
   }
   return readForForward(req);
 }

@@ -160,10 +160,11 @@ export function compileAccessControl(section: AccessControlSection): { control: 
     defaultPolicy: section.default_policy,
     ruleCount: rules.length,
     decide(req, subject) {
-      // A rule that names subjects claims the requests it matches: once one has matched
-      // (and the user is not among its subjects), only later rules that also name
-      // subjects may still apply. So "admin.home.example is for group:admins" is not
-      // undone by a later catch-all "*.home.example: one_factor".
+      // A rule that grants access to named subjects claims the requests it matches: once
+      // one has matched (and the user is not among its subjects), only later rules that
+      // also name subjects may still apply. So "admin.home.example is for group:admins" is
+      // not undone by a later catch-all "*.home.example: one_factor". A deny rule with
+      // subjects only refuses those subjects; everybody else goes on as usual.
       let claimed = false;
       for (const rule of rules) {
         if (claimed && !rule.subject) continue;
@@ -172,7 +173,7 @@ export function compileAccessControl(section: AccessControlSection): { control: 
           // The rule depends on who asks: an anonymous request must sign in first.
           if (!subject) return { outcome: 'login', policy: rule.policy, rule: rule.index };
           if (!matchesSubject(rule, subject)) {
-            claimed = true;
+            if (rule.policy !== 'deny') claimed = true;
             continue;
           }
         }

@@ -51,22 +51,22 @@ export function loadConfig(options: LoadOptions = {}): Config {
 export function validateConfig(raw: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(raw, { reportInput: true });
   const problems = result.success ? [] : describeIssues(result.error.issues);
-  // Cross-field checks run on the session section whenever it is valid by itself, so a
-  // bad port does not hide a bad timeout combination.
-  const rawSession = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).session : undefined;
-  const session = result.success ? result.data.session : sessionSection.safeParse(rawSession).data;
+  // Cross-field checks run on every section that is valid by itself, so a bad port does
+  // not hide a bad timeout combination or a missing portal URL.
+  const top = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const session = result.success ? result.data.session : sessionSection.safeParse(top.session).data;
   if (session) problems.push(...sessionProblems(session).map(([key, message]) => `session.${key}: ${message}`));
-  const rawAccess = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).access_control : undefined;
-  const access = result.success ? result.data.access_control : accessControlSection.safeParse(rawAccess).data;
+  const access = result.success ? result.data.access_control : accessControlSection.safeParse(top.access_control).data;
   if (access) problems.push(...compileAccessControl(access).problems);
-  if (result.success) problems.push(...portalProblems(result.data));
+  const portal = result.success ? { success: true as const, data: result.data.portal_url } : configSchema.shape.portal_url.safeParse(top.portal_url);
+  if (session && access && portal.success) problems.push(...portalProblems({ portal_url: portal.data, session, access_control: access }));
   if (!result.success || problems.length) throw new ConfigError(source, problems);
   const config = result.data;
   return { ...config, data_dir: resolve(config.data_dir) };
 }
 
 /** The portal URL must exist when rules send people to it, and sit inside the cookie domain. */
-function portalProblems(config: Config): string[] {
+function portalProblems(config: Pick<Config, 'portal_url' | 'session' | 'access_control'>): string[] {
   const problems: string[] = [];
   const domain = config.session.cookie_domain;
   if (!config.portal_url) {

@@ -79,16 +79,17 @@ export function sessionProblems(s: SessionSection): Array<[key: string, message:
 }
 
 const policy = z.enum(['bypass', 'one_factor', 'two_factor', 'deny']);
-const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
+  z.union([item, z.array(item).min(1)], { error: `must be ${what} or a non-empty list of them` }).transform((v) => (Array.isArray(v) ? v : [v]));
 
 /** A rule in Authelia's vocabulary; compiled and cross-checked by src/access/rules.ts. */
 const accessRule = z.strictObject({
-  domain: oneOrMany(z.string().min(1).max(253)),
+  domain: oneOrMany(z.string().min(1).max(253), 'a host name ("app.home.example" or "*.home.example")'),
   resources: z.array(z.string().min(1).max(1000)).optional(),
   methods: z.array(z.string().regex(/^[A-Za-z]{1,16}$/, { message: 'must be an HTTP method such as GET' })).optional(),
   networks: z.array(z.string().min(1).max(64)).optional(),
   /** "user:NAME" or "group:NAME"; the outer list is OR, an inner list is AND. */
-  subject: oneOrMany(z.union([z.string(), z.array(z.string()).min(1)])).optional(),
+  subject: oneOrMany(z.union([z.string(), z.array(z.string()).min(1)]), '"user:NAME" or "group:NAME"').optional(),
   policy,
 });
 
@@ -96,7 +97,12 @@ export const accessControlSection = z
   .strictObject({
     default_policy: policy.default('deny'),
     /** Named network lists usable in rules: { lan: ["192.168.0.0/16", "fd00::/8"] }. */
-    networks: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/), z.array(z.string().min(1).max(64)).min(1)).default({}),
+    networks: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, { error: 'network names are 1-32 characters a-z, 0-9, "_" or "-"' }),
+        z.array(z.string().min(1).max(64)).min(1),
+      )
+      .default({}),
     rules: z.array(accessRule).default([]),
   })
   .prefault({});

@@ -88,6 +88,12 @@ export function createRequestListener(ctx: AppContext, app: Express = createApp(
   const forwardAuth = createForwardAuth(ctx);
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
+    // "OPTIONS *" and absolute-form targets are not for us; Express would fail on them.
+    if (!url.startsWith('/')) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end('Bad request target\n');
+      return;
+    }
     const q = url.indexOf('?');
     const kind = FORWARD_AUTH_PATHS[q === -1 ? url : url.slice(0, q)];
     if (kind) forwardAuth(req, res, kind);

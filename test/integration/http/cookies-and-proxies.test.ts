@@ -133,6 +133,20 @@ describe('security headers', () => {
     expect(status).to.equal(405);
   });
 
+  it('answers 400, not 500, for request targets that are not paths (OPTIONS *, absolute form)', async () => {
+    for (const [method, path] of [['OPTIONS', '*'], ['GET', '*'], ['GET', 'http://evil.example/']] as const) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(app.url, { method, path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status, `${method} ${path}`).to.equal(400);
+    }
+  });
+
   it('answers unknown paths with a 404 page that leaks nothing', async () => {
     const res = await new Browser(app.url).get('/nope/../../etc/passwd');
     expect(res.status).to.equal(404);

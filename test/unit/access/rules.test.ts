@@ -260,8 +260,10 @@ describe('access rules', () => {
     it('an anonymous request that meets a subject rule must sign in (whatever its policy)', () => {
       expect(decide('one_factor', null, { subject: 'group:admins' })).to.deep.equal({ outcome: 'login', policy: 'one_factor', rule: 0 });
       expect(decide('deny', null, { subject: 'group:kids' })).to.include({ outcome: 'login', rule: 0 });
-      // Not a kid: the rule still claims the request (see below), so not the default bypass.
-      expect(decide('deny', alice, { subject: 'group:kids' })).to.deep.equal({ outcome: 'deny', policy: 'deny', rule: null, reason: 'subject-mismatch' });
+      // Not a kid: a deny rule does not claim the request, so the default (bypass) applies.
+      expect(decide('deny', alice, { subject: 'group:kids' })).to.deep.equal({ outcome: 'allow', policy: 'bypass', rule: null });
+      // A granting rule does claim it: not an admin, not the default bypass.
+      expect(decide('one_factor', alice, { subject: 'group:admins' })).to.deep.equal({ outcome: 'deny', policy: 'deny', rule: null, reason: 'subject-mismatch' });
     });
   });
 
@@ -304,6 +306,20 @@ describe('access rules', () => {
       });
       expect(control.decide(at('https://tv.home.example/'), { username: 'kid', groups: ['kids'] })).to.deep.equal({ outcome: 'deny', policy: 'deny', rule: 1, reason: 'policy-deny' });
       expect(control.decide(at('https://tv.home.example/'), alice)).to.include({ outcome: 'deny', reason: 'subject-mismatch' });
+    });
+  });
+
+  describe('deny rules with subjects', () => {
+    it('refuse only their subjects: everybody else goes on to the later rules', () => {
+      const control = rules({
+        default_policy: 'deny',
+        rules: [
+          { domain: 'tv.home.example', subject: 'group:kids', policy: 'deny' },
+          { domain: '*.home.example', policy: 'one_factor' },
+        ],
+      });
+      expect(control.decide(at('https://tv.home.example/'), { username: 'kid', groups: ['kids'] })).to.include({ outcome: 'deny', rule: 0 });
+      expect(control.decide(at('https://tv.home.example/'), alice)).to.deep.equal({ outcome: 'allow', policy: 'one_factor', rule: 1 });
     });
   });
 
