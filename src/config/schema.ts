@@ -27,6 +27,10 @@ const proxyEntry = z.string().refine(
   { message: 'not an IP address, CIDR (e.g. "10.0.0.0/8") or one of loopback, linklocal, uniquelocal' },
 );
 
+function isIpOrCidr(value: string): boolean {
+  return isIP(value) !== 0 || isCidr(value);
+}
+
 function isCidr(value: string): boolean {
   const [addr, bits, ...rest] = value.split('/');
   if (rest.length || addr === undefined || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
@@ -59,6 +63,14 @@ export const sessionSection = z
     /** Soft-deleted sessions are kept this long (audit, "why was I signed out"). */
     retention: duration('30d', { min: 60_000, max: 3650 * DAY }).default(30 * 86_400_000),
     sweep_interval: duration('5m', { min: 1000, max: DAY }).default(300_000),
+    /**
+     * Theft detection: a session used from another client address than the one it was
+     * bound to at sign-in is ended. subnet (default) allows the same /24 (IPv4) or /64
+     * (IPv6), because privacy addresses and DHCP renewals are normal at home.
+     */
+    ip_binding: z.enum(['strict', 'subnet', 'off']).default('subnet'),
+    /** Networks inside which a session may roam freely (e.g. the LAN, both v4 and v6). */
+    ip_binding_exempt_networks: z.array(z.string().refine(isIpOrCidr, { message: 'not an IP address or CIDR' })).default([]),
   })
   .prefault({});
 
@@ -154,6 +166,39 @@ export const configSchema = z
     setup: z
       .strictObject({
         token_lifetime: duration('1h', { min: 60_000, max: 7 * DAY }).default(3_600_000),
+      })
+      .prefault({}),
+    /** The login regulator (src/throttle): persisted counters, checked before any hashing. */
+    throttle: z
+      .strictObject({
+        /** Failures are counted within this sliding window. */
+        window: duration('15m', { min: 60_000, max: DAY }).default(15 * 60_000),
+        /** Failed sign-ins for one username (from any IP) before it is locked for unknown IPs. */
+        max_failures_per_user: z.number().int().min(1).max(99).default(5),
+        /** Failed sign-ins from one IP (any usernames) before the IP is banned. */
+        max_failures_per_ip: z.number().int().min(1).max(1000).default(20),
+        /** The separate allowance of an IP that has signed this user in before. */
+        max_failures_known_ip: z.number().int().min(1).max(99).default(5),
+        /** Distinct usernames one IP may fail against before it is banned (password spraying). */
+        max_usernames_per_ip: z.number().int().min(2).max(100).default(5),
+        /** Failures per counter before each further attempt waits 1s, 2s, 4s, … */
+        backoff_after: z.number().int().min(1).max(99).default(3),
+        /** First ban or lock; each repeat doubles it, up to ban_max. */
+        ban: duration('15m', { min: 1000, max: 30 * DAY }).default(15 * 60_000),
+        ban_max: duration('24h', { min: 1000, max: 365 * DAY }).default(DAY),
+        /** argon2 is memory-hard: at most this many hashes at once, and this many waiting. */
+        max_concurrent_hashes: z.number().int().min(1).max(64).default(2),
+        max_queued_hashes: z.number().int().min(0).max(10_000).default(32),
+      })
+      .prefault({}),
+    /** The global request rate limit (express-rate-limit, persisted in SQLite), per client IP. */
+    rate_limit: z
+      .strictObject({
+        window: duration('1m', { min: 1000, max: DAY }).default(60_000),
+        /** Requests per window to pages and APIs. */
+        max: z.number().int().min(1).max(1_000_000).default(300),
+        /** Requests per window to /auth/verify and /auth/forward (proxies ask on every request). */
+        forward_auth_max: z.number().int().min(1).max(10_000_000).default(20_000),
       })
       .prefault({}),
   });
