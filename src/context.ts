@@ -14,6 +14,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { silentLogger, type Logger } from './lib/log.js';
 import { sessionPolicy } from './sessions/policy.js';
 import { SqliteSessionStore } from './sessions/store.js';
+import { createSessionGuard, type SessionGuard } from './theft/guard.js';
 import { Accounts } from './users/accounts.js';
 import { UserRepository } from './users/repository.js';
 
@@ -31,6 +32,8 @@ export interface AppContext {
   accounts: Accounts;
   hasher: PasswordHasher;
   setup: SetupTokens;
+  /** The theft check (IP binding) every session use goes through. */
+  guard: SessionGuard;
   /** Flushes pending session touches, checkpoints the WAL and closes the database. */
   close(): void;
 }
@@ -66,7 +69,9 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const accounts = new Accounts(db, users, hasher, sessions, audit, clock);
   const setup = new SetupTokens(db, clock, config.setup.token_lifetime);
   let closed = false;
+  const guard = createSessionGuard({ config, sessions, audit, log, users });
   return {
+    guard,
     config,
     access,
     db,

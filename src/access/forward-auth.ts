@@ -56,12 +56,15 @@ export function createForwardAuth(ctx: AppContext) {
   }
 
   /** The signed-in user behind the request's cookie, or null; the same checks as pages. */
-  function signedInUser(req: IncomingMessage, original: OriginalRequest): User | null {
+  function signedInUser(req: IncomingMessage, original: OriginalRequest, clientIp: () => string, kind: ForwardAuthKind): User | null {
     const name = original.proto === 'https' ? names.secure : names.plain;
     const sid = sessionIdFromCookie(req.headers.cookie, name, secret);
     if (!sid) return null;
     const live = ctx.sessions.lookup(sid);
     if (!live || live.userId === null) return null;
+    // The same theft check as pages: used from an address the binding does not allow, the
+    // session ends here and the request is answered as signed out.
+    if (!ctx.guard.admit(sid, live, clientIp(), kind)) return null;
     const user = ctx.users.findById(live.userId);
     if (!user || user.disabled) return null;
     ctx.sessions.recordUse(sid);
@@ -92,16 +95,17 @@ export function createForwardAuth(ctx: AppContext) {
     let user: User | null;
     let decision: Decision;
     try {
-      user = signedInUser(req, original);
       // The client IP (X-Forwarded-For walked through the trusted proxies) is worked out only
-      // if a rule with `networks` asks for it.
+      // when a session or a rule with `networks` needs it.
       let ip: string | undefined;
+      const clientIp = () => (ip ??= ips.clientIp(req));
+      user = signedInUser(req, original, clientIp, kind);
       const request: AccessRequest = {
         host: original.host,
         path: original.path,
         method: original.method,
         get ip() {
-          return (ip ??= ips.clientIp(req));
+          return clientIp();
         },
       };
       decision = ctx.access.decide(request, user);

@@ -66,6 +66,9 @@ export class Audit {
   sessionRevoked(who: Who & { session: string; reason: SessionEndReason; by?: string }): void {
     this.write('session-revoked', who, { session: who.session, reason: who.reason, by: who.by ?? null });
   }
+  theftDetected(who: Who & { session: string; boundIp: string; via: string }): void {
+    this.write('session-theft-detected', who, { session: who.session, bound_ip: who.boundIp, seen_ip: who.ip ?? null, via: who.via });
+  }
   resurrectionBlocked(who: Who & { session: string; state: string }): void {
     this.write('session-resurrection-blocked', who, { session: who.session, state: who.state });
   }

@@ -6,7 +6,7 @@ import { safeRedirectTarget } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { sessionCookieName } from '../http/session.js';
-import { renderPage } from '../http/views.js';
+import { formatTime, renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
 import { normalizeUsername } from '../users/username.js';
@@ -106,6 +106,11 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         guarded((loginErr: unknown) => {
           if (loginErr) return next(loginErr);
           const session = handleOf(hashSessionId(req.sessionID));
+          const notices = ctx.sessions.takeTheftNotices(user.id).map(
+            (n) =>
+              `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
+          );
+          if (notices.length) req.session.flash = [...(req.session.flash ?? []), ...notices];
           ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
           ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session }, 'signed in');
           res.redirect(303, rd ?? '/');

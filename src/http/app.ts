@@ -12,7 +12,7 @@ import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { AppError } from '../lib/errors.js';
 import { createGuards } from './guards.js';
 import { routeTable } from './routes.js';
-import { sessionMiddleware } from './session.js';
+import { sessionMiddleware, theftCheck } from './session.js';
 import { createViews } from './views.js';
 
 export function createApp(ctx: AppContext): Express {
@@ -72,7 +72,7 @@ export function createApp(ctx: AppContext): Express {
   const passport = createPassport(ctx);
   const routes = routeTable(ctx, guards, passport);
   for (const r of routes.filter((r) => !r.session)) app[r.method](r.path, ...r.chain);
-  app.use(sessionMiddleware(ctx), passport.initialize(), passport.session());
+  app.use(sessionMiddleware(ctx), theftCheck(ctx), passport.initialize(), passport.session());
   for (const r of routes.filter((r) => r.session)) app[r.method](r.path, ...r.chain);
 
   app.use(notFoundHandler);

@@ -5,6 +5,7 @@
 import type { RequestHandler } from 'express';
 import session from 'express-session';
 import type { AppContext } from '../context.js';
+import { clientIp } from '../theft/client-ip.js';
 
 export interface CookieNames {
   secure: string;
@@ -61,4 +62,18 @@ export function sessionMiddleware(ctx: AppContext): RequestHandler {
 export function sessionCookieName(ctx: AppContext, secure: boolean): string {
   const names = cookieNames(ctx);
   return secure ? names.secure : names.plain;
+}
+
+/**
+ * The theft check on pages: a signed-in session used from an address its binding does not
+ * allow is ended by the guard, and this request continues with a fresh, empty session.
+ */
+export function theftCheck(ctx: AppContext): RequestHandler {
+  return (req, _res, next) => {
+    const auth = req.session?.auth;
+    const userId = req.session?.passport?.user;
+    if (!auth || typeof userId !== 'number') return next();
+    if (ctx.guard.admit(req.sessionID, { userId, boundIp: auth.ip }, clientIp(req), 'page')) return next();
+    req.session.regenerate((err) => next(err));
+  };
 }

@@ -9,8 +9,13 @@ export function createViews(): nunjucks.Environment {
     autoescape: true,
     throwOnUndefined: false,
   });
-  env.addFilter('datetime', (ms: unknown) => (typeof ms === 'number' ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : ''));
+  env.addFilter('datetime', (ms: unknown) => (typeof ms === 'number' ? formatTime(ms) : ''));
   return env;
+}
+
+/** Times on pages and in notices: minutes, UTC (the appliance has no idea of the viewer's zone). */
+export function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 }
 
 /** Renders a page; every page is personal or carries a CSRF token, so none is cached. */

@@ -315,6 +315,21 @@ export class SqliteSessionStore extends session.Store {
     return rows.map((r) => this.info(r, r.username));
   }
 
+  /**
+   * Sessions of a user ended by theft detection that the user has not been told about
+   * yet; marks them as told. For the notice on the next sign-in.
+   */
+  takeTheftNotices(userId: number): Array<{ at: number; boundIp: string; seenIp: string }> {
+    const rows = this.db
+      .prepare(
+        `UPDATE sessions SET delete_detail = json_set(delete_detail, '$.notified', json('true'))
+         WHERE user_id = ? AND delete_reason = 'ip-mismatch' AND json_extract(delete_detail, '$.notified') = 0
+         RETURNING deleted_at, json_extract(delete_detail, '$.bound_ip') AS bound_ip, json_extract(delete_detail, '$.seen_ip') AS seen_ip`,
+      )
+      .all(userId) as Array<{ deleted_at: number; bound_ip: string; seen_ip: string }>;
+    return rows.map((r) => ({ at: r.deleted_at, boundIp: r.bound_ip, seenIp: r.seen_ip })).sort((a, b) => a.at - b.at);
+  }
+
   describe(hash: string): SessionInfo | null {
     const row = this.sql.selectAny.get(hash) as SessionRow | undefined;
     if (!row) return null;
@@ -399,8 +414,9 @@ export class SqliteSessionStore extends session.Store {
       detail: detail ? JSON.stringify(detail) : null,
     }) as { id_hash: string; user_id: number | null } | undefined;
     this.forget(hash);
-    // Audit endings of signed-in sessions; anonymous pre-login sessions are not events.
-    if (row && row.user_id !== null && reason !== 'regenerated' && reason !== 'logout') {
+    // Audit endings of signed-in sessions; anonymous pre-login sessions are not events, and
+    // logout and theft detection write their own, richer events.
+    if (row && row.user_id !== null && reason !== 'regenerated' && reason !== 'logout' && reason !== 'ip-mismatch') {
       this.audit.sessionRevoked({ userId: row.user_id, session: handleOf(hash), reason, by: by ?? 'system' });
     }
     return row !== undefined;
