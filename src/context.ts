@@ -15,6 +15,8 @@ import { silentLogger, type Logger } from './lib/log.js';
 import { sessionPolicy } from './sessions/policy.js';
 import { SqliteSessionStore } from './sessions/store.js';
 import { createSessionGuard, type SessionGuard } from './theft/guard.js';
+import { HashGate } from './throttle/hash-gate.js';
+import { LoginRegulator } from './throttle/regulator.js';
 import { Accounts } from './users/accounts.js';
 import { UserRepository } from './users/repository.js';
 
@@ -31,6 +33,10 @@ export interface AppContext {
   users: UserRepository;
   accounts: Accounts;
   hasher: PasswordHasher;
+  /** Caps concurrent argon2 runs (every hash and verification goes through it). */
+  hashGate: HashGate;
+  /** The login regulator: failure counters, backoff and bans, asked before any hashing. */
+  regulator: LoginRegulator;
   setup: SetupTokens;
   /** The theft check (IP binding) every session use goes through. */
   guard: SessionGuard;
@@ -65,7 +71,9 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     : new SqliteSessionStore(db, clock, sessionPolicy(config), audit);
   const users = new UserRepository(db);
   const { memory_kib, iterations, parallelism } = config.password.argon2;
-  const hasher = new PasswordHasher({ memoryKib: memory_kib, iterations, parallelism });
+  const hashGate = new HashGate(config.throttle.max_concurrent_hashes, config.throttle.max_queued_hashes);
+  const hasher = new PasswordHasher({ memoryKib: memory_kib, iterations, parallelism }, hashGate);
+  const regulator = new LoginRegulator(db, clock, audit, config.throttle);
   const accounts = new Accounts(db, users, hasher, sessions, audit, clock);
   const setup = new SetupTokens(db, clock, config.setup.token_lifetime);
   let closed = false;
@@ -83,6 +91,8 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     users,
     accounts,
     hasher,
+    hashGate,
+    regulator,
     setup,
     close() {
       if (closed || !db.open) return;

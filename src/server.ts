@@ -9,6 +9,7 @@ import { createContext, type AppContext } from './context.js';
 import { createRequestListener } from './http/app.js';
 import { createLogger } from './lib/log.js';
 import { startSweeper } from './sessions/sweeper.js';
+import { startThrottleSweeper } from './throttle/sweeper.js';
 
 export interface RunningServer {
   server: Server;
@@ -42,6 +43,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = displayBase(config, port);
   const stopSweeper = startSweeper(ctx.sessions, { touchMs: config.session.touch_interval, sweepMs: config.session.sweep_interval }, log);
+  const stopThrottleSweeper = startThrottleSweeper(ctx, config.session.sweep_interval, log);
   log.info({ url, dataDir: config.data_dir }, 'gatehouse listening');
 
   const setup = ctx.setup.issueIfNeeded();
@@ -61,6 +63,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     (stopping ??= new Promise<void>((resolve) => {
       log.info('stopping: draining connections');
       stopSweeper();
+      stopThrottleSweeper();
       const force = setTimeout(() => server.closeAllConnections(), config.server.shutdown_timeout);
       force.unref();
       server.close(() => {

@@ -87,6 +87,17 @@ export class Audit {
   passwordChanged(who: Who & { by: string; sessionsRevoked: number }): void {
     this.write('password-changed', who, { by: who.by, sessions_revoked: who.sessionsRevoked });
   }
+  /** A sign-in refused by the login regulator before any password check. */
+  loginThrottled(who: Who & { reason: 'ip-banned' | 'user-locked' | 'backoff'; retryAfter: number }): void {
+    this.write('login-throttled', who, { reason: who.reason, retry_after: who.retryAfter });
+  }
+  /** An address banned or a username locked; `count` is how many times so far (it doubles). */
+  banImposed(who: Who & { scope: 'ip' | 'user' | 'pair'; cause: 'failures' | 'spraying'; until: number; durationMs: number; count: number }): void {
+    this.write('ban-imposed', who, { scope: who.scope, cause: who.cause, until: who.until, duration_ms: who.durationMs, count: who.count });
+  }
+  banLifted(who: Who & { scope: 'ip' | 'user' | 'pair'; until: number; by: string }): void {
+    this.write('ban-lifted', who, { scope: who.scope, until: who.until, by: who.by });
+  }
   setupTokenIssued(): void {
     this.write('setup-token-issued', {});
   }

@@ -81,6 +81,15 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
       ctx.audit.loginFailed({ ip, reason: 'invalid-input' });
       return showForm(req, res, 400, { error: malformed, rd });
     }
+    // The regulator decides before any hashing: a throttled guess costs no argon2 run and
+    // gets the same generic message (429 and Retry-After say only "not now").
+    const verdict = ctx.regulator.check(ip, name.ok ? name.username : null);
+    if (!verdict.allowed) {
+      ctx.log.info({ event: 'login-throttled', ip, reason: verdict.reason, retryAfter: verdict.retryAfter }, 'sign-in throttled');
+      res.set('Retry-After', String(verdict.retryAfter));
+      return showForm(req, res, 429, { error: GENERIC_LOGIN_FAILURE, username: form.username.slice(0, 256), rd });
+    }
+    const attempt = verdict.attempt;
     setLoginIntent(req, { remember: form.remember === 'on' });
     // Passport calls back from inside a promise chain: anything thrown here (an audit write
     // hitting a locked database) must become next(err) → 503, not an unhandled rejection.
@@ -93,13 +102,21 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
           next(err);
         }
       };
-    passport.authenticate('local', { session: true }, guarded((err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
-      if (err) return next(err);
+    const authenticate = passport.authenticate('local', { session: true }, guarded((err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
+      if (err) {
+        attempt.abandon(); // no verdict on the password (e.g. busy): neither failure nor success
+        return next(err);
+      }
       if (!user) {
-        ctx.audit.loginFailed({ username: info?.username ?? null, ip, reason: info?.reason ?? 'bad-credentials' });
-        ctx.log.info({ event: 'login-failed', ip, reason: info?.reason ?? 'bad-credentials' }, 'sign-in refused');
+        try {
+          ctx.audit.loginFailed({ username: info?.username ?? null, ip, reason: info?.reason ?? 'bad-credentials' });
+          ctx.log.info({ event: 'login-failed', ip, reason: info?.reason ?? 'bad-credentials' }, 'sign-in refused');
+        } finally {
+          attempt.failed(); // counted even when the audit write failed
+        }
         return showForm(req, res, 401, { error: GENERIC_LOGIN_FAILURE, username: form.username.slice(0, 256), rd });
       }
+      attempt.succeeded();
       // req.login regenerates the session ID (fixation), then saves the new session.
       req.login(
         user,
@@ -116,7 +133,13 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
           res.redirect(303, rd ?? '/');
         }),
       );
-    }))(req, res, next);
+    }));
+    try {
+      authenticate(req, res, next);
+    } catch (err) {
+      attempt.abandon();
+      next(err);
+    }
   };
 
   /** Without a signed-in session there is nothing to end: go to the login page. */

@@ -1,7 +1,10 @@
 // Password hashing and verification with argon2id. Input limits are checked before any
-// hashing, and unknown users cost the same hash as known ones.
+// hashing, and unknown users cost the same hash as known ones. Every hash and verification
+// goes through the hash gate (at most a few at once; a login storm is refused, not queued
+// without bound).
 
 import argon2 from 'argon2';
+import type { HashGate } from '../throttle/hash-gate.js';
 
 export interface Argon2Params {
   memoryKib: number;
@@ -34,7 +37,15 @@ export function checkPasswordInput(raw: string): PasswordInput {
 export class PasswordHasher {
   private dummyHash: Promise<string> | null = null;
 
-  constructor(private readonly params: Argon2Params) {}
+  /** `gate` caps concurrent argon2 runs; without one (unit tests) nothing is capped. */
+  constructor(
+    private readonly params: Argon2Params,
+    private readonly gate: HashGate | null = null,
+  ) {}
+
+  private gated<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate ? this.gate.run(work) : work();
+  }
 
   private get options() {
     return {
@@ -47,17 +58,18 @@ export class PasswordHasher {
 
   /** Hashes an already-checked, normalized password. */
   hash(password: string): Promise<string> {
-    return argon2.hash(password, this.options);
+    return this.gated(() => argon2.hash(password, this.options));
   }
 
   /** Verifies; `rehash` says the stored hash is weaker than configured (never stronger). */
   async verify(storedHash: string, password: string): Promise<{ ok: boolean; rehash: boolean }> {
-    let ok = false;
-    try {
-      ok = await argon2.verify(storedHash, password);
-    } catch {
-      ok = false; // a malformed stored hash fails closed
-    }
+    const ok = await this.gated(async () => {
+      try {
+        return await argon2.verify(storedHash, password);
+      } catch {
+        return false; // a malformed stored hash fails closed
+      }
+    });
     return { ok, rehash: ok && this.isWeaker(storedHash) };
   }
 
@@ -75,16 +87,30 @@ export class PasswordHasher {
     );
   }
 
-  /** Computes the stand-in hash for unknown users now, so the first one costs no extra hash. */
-  async prepare(): Promise<void> {
-    this.dummyHash ??= this.hash('gatehouse-timing-equalizer');
-    await this.dummyHash;
+  /**
+   * The stand-in hash for unknown users, computed once. Outside the gate: it is a one-time
+   * cost, and callers waiting for it must then queue for (or be refused by) the gate one by
+   * one rather than all hang on a single queued job.
+   */
+  private dummy(): Promise<string> {
+    this.dummyHash ??= argon2.hash('gatehouse-timing-equalizer', this.options).catch((err: unknown) => {
+      this.dummyHash = null; // try again next time rather than fail forever
+      throw err;
+    });
+    return this.dummyHash;
   }
 
-  /** Spends one verification's worth of work for a user that does not exist. */
+  /** Computes the stand-in hash for unknown users now, so the first one costs no extra hash. */
+  async prepare(): Promise<void> {
+    await this.dummy();
+  }
+
+  /**
+   * Spends one verification's worth of work for a user that does not exist. It goes through
+   * verify(), so through the gate like a real check: a refusal (busy) looks the same too.
+   */
   async verifyNobody(password: string): Promise<false> {
-    this.dummyHash ??= this.hash('gatehouse-timing-equalizer');
-    await this.verify(await this.dummyHash, password);
+    await this.verify(await this.dummy(), password);
     return false;
   }
 }

@@ -1,4 +1,4 @@
-// The `gatehouse` command: serve, users, sessions and the setup link, with the same config
+// The `gatehouse` command: serve, users, sessions, bans and the setup link, with the same config
 // and data dir as the server. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
 
 import { Command, CommanderError, Option } from 'commander';
@@ -9,6 +9,7 @@ import { displayBase, setupLink, startServer } from '../server.js';
 import { validateGroups } from '../users/groups.js';
 import { normalizeUsername } from '../users/username.js';
 import { explainAccess } from './access-check.js';
+import { liftBans, listBans } from './bans.js';
 import { CliError, formatTime, obtainPassword, printTable } from './io.js';
 
 interface Io {
@@ -212,6 +213,25 @@ function program(io: Io): Command {
         }
         if (!ended) throw new CliError(`no live session starts with ${prefix}`);
         io.out(`ended session ${ended.handle}${ended.username ? ` of ${ended.username}` : ''}`);
+      }),
+    );
+
+  const ban = root.command('ban').description('login throttling: banned addresses and locked usernames');
+  ban
+    .command('list')
+    .description('list active bans and locks')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      withContext((ctx) => {
+        for (const line of listBans(ctx, opts)) io.out(line);
+      }),
+    );
+  ban
+    .command('lift <ip|user>')
+    .description('lift the bans and clear the failure counters of an IP address or a username')
+    .action((target: string) =>
+      withContext((ctx) => {
+        for (const line of liftBans(ctx, target, by)) io.out(line);
       }),
     );
 

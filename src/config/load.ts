@@ -7,7 +7,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { compileAccessControl } from '../access/rules.js';
 import { isLoopbackHost } from '../theft/client-ip.js';
-import { accessControlSection, configSchema, sessionProblems, sessionSection, type Config } from './schema.js';
+import { accessControlSection, configSchema, sessionProblems, sessionSection, throttleProblems, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -56,6 +56,8 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   const top = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
   const session = result.success ? result.data.session : sessionSection.safeParse(top.session).data;
   if (session) problems.push(...sessionProblems(session).map(([key, message]) => `session.${key}: ${message}`));
+  const throttle = result.success ? result.data.throttle : configSchema.shape.throttle.safeParse(top.throttle).data;
+  if (throttle) problems.push(...throttleProblems(throttle).map(([key, message]) => `throttle.${key}: ${message}`));
   const access = result.success ? result.data.access_control : accessControlSection.safeParse(top.access_control).data;
   if (access) problems.push(...compileAccessControl(access).problems);
   const portal = result.success ? { success: true as const, data: result.data.portal_url } : configSchema.shape.portal_url.safeParse(top.portal_url);

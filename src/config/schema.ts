@@ -90,6 +90,13 @@ export function sessionProblems(s: SessionSection): Array<[key: string, message:
   return problems;
 }
 
+/** Checks that relate several throttle settings (run even when other sections are invalid). */
+export function throttleProblems(t: Config['throttle']): Array<[key: string, message: string]> {
+  const problems: Array<[string, string]> = [];
+  if (t.ban_max < t.ban) problems.push(['ban_max', 'must not be shorter than throttle.ban (bans double from ban up to ban_max)']);
+  return problems;
+}
+
 const policy = z.enum(['bypass', 'one_factor', 'two_factor', 'deny']);
 const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
   z.union([item, z.array(item).min(1)], { error: `must be ${what} or a non-empty list of them` }).transform((v) => (Array.isArray(v) ? v : [v]));
@@ -171,7 +178,7 @@ export const configSchema = z
     /** The login regulator (src/throttle): persisted counters, checked before any hashing. */
     throttle: z
       .strictObject({
-        /** Failures are counted within this sliding window. */
+        /** A counter forgets its failures once this long passes without a new one. */
         window: duration('15m', { min: 60_000, max: DAY }).default(15 * 60_000),
         /** Failed sign-ins for one username (from any IP) before it is locked for unknown IPs. */
         max_failures_per_user: z.number().int().min(1).max(99).default(5),

@@ -11,6 +11,7 @@ import { publicDir } from '../lib/paths.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { AppError } from '../lib/errors.js';
 import { createGuards } from './guards.js';
+import { globalRateLimit } from '../throttle/rate-limit.js';
 import { routeTable } from './routes.js';
 import { sessionMiddleware, theftCheck } from './session.js';
 import { createViews } from './views.js';
@@ -67,6 +68,9 @@ export function createApp(ctx: AppContext): Express {
     }),
   );
   app.use(express.static(publicDir, { index: false, maxAge: '1h', fallthrough: true }));
+  // Every route after the static files is rate limited per client IP, before the session
+  // middleware so a flood never reaches the session store.
+  app.use(globalRateLimit(ctx));
 
   const guards = createGuards(ctx);
   const passport = createPassport(ctx);

@@ -9,7 +9,9 @@ describe('hostile sign-in input', () => {
   let app: TestApp;
   let hashes = 0;
   before(async () => {
-    app = await startApp();
+    // Several wrong sign-ins from one address in a row would meet the login backoff;
+    // throttling has its own tests (test/integration/throttle).
+    app = await startApp({ config: { throttle: { backoff_after: 10 } } });
     await addUser(app.ctx, 'admin', { groups: ['admins'] });
     // Count argon2 verifications without changing them.
     const hasher = app.ctx.hasher;

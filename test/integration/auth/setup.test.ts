@@ -12,7 +12,9 @@ describe('first-run setup', () => {
   let token: string;
   beforeEach(async () => {
     clock = new FakeClock(Date.now());
-    app = await startApp({ clock });
+    // Several wrong sign-ins from one address in a row would meet the login backoff;
+    // throttling has its own tests (test/integration/throttle).
+    app = await startApp({ clock, config: { throttle: { backoff_after: 10 } } });
     token = (app.ctx.setup.issueIfNeeded() as { token: string }).token;
   });
   afterEach(() => app.close());

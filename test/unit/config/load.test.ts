@@ -205,6 +205,13 @@ describe('config loading', () => {
       expect(problemAbout(err, 'server.shutdown_timeout')).to.include('between 1s');
     });
 
+    it('refuses a throttle.ban_max shorter than throttle.ban, also when another section is invalid', () => {
+      const err = configError(() => validateConfig({ server: { port: 0 }, throttle: { ban: '1h', ban_max: '30m' } }));
+      expect(problemAbout(err, 'throttle.ban_max')).to.include('throttle.ban');
+      expect(problemAbout(err, 'server.port')).to.be.a('string');
+      expect(validateConfig({ throttle: { ban: '1h', ban_max: '1h' } }).throttle).to.include({ ban: 3_600_000, ban_max: 3_600_000 });
+    });
+
     it('refuses a remember_me shorter than the absolute expiration, and accepts 0 (off)', () => {
       const err = configError(() => validateConfig({ session: { expiration: '24h', remember_me: '12h' } }));
       expect(problemAbout(err, 'session.remember_me')).to.include('session.expiration');
