@@ -54,9 +54,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     const error = toAppError(err);
     const requestId = res.locals.requestId as string | undefined;
-    if (error.status >= 500) log.error({ err: error.cause ?? err, requestId, method: req.method, path: req.path, code: error.code }, 'request failed');
+    // A full hash queue is load, not a fault: a warning, and the client is told when to retry.
+    if (error.code === 'busy') log.warn({ requestId, path: req.path }, 'refused: password hashing is at capacity');
+    else if (error.status >= 500) log.error({ err: error.cause ?? err, requestId, method: req.method, path: req.path, code: error.code }, 'request failed');
     else log.debug({ requestId, code: error.code, status: error.status, path: req.path }, 'request refused');
     if (res.headersSent) return next(err);
+    if (error.status === 503) res.set('Retry-After', '5');
     sendError(req, res, error);
   };
 }

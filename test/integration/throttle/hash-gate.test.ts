@@ -49,6 +49,7 @@ describe('hash gate (login storm)', () => {
     const res = await new Browser(app.url, from('198.51.100.4')).login('alice', GOOD_PASSWORD);
     expect(res.status).to.equal(503);
     expect(res.text).to.match(/busy/i);
+    expect(res.headers.get('retry-after')).to.equal('5');
     expect(Date.now() - started).to.be.below(2000);
     expect(app.ctx.db.prepare('SELECT count(*) FROM throttle_counters').pluck().get(), 'not a failed sign-in').to.equal(0);
     await release();
