@@ -8,6 +8,7 @@ import { PasswordHasher } from './auth/passwords.js';
 import { SetupTokens } from './auth/setup.js';
 import type { Config } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';
+import { ExternalChanges } from './db/change-watcher.js';
 import { databasePath, openDatabase, type Db } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -48,7 +49,7 @@ export interface ContextOptions {
   clock?: Clock;
   log?: Logger;
   /** Replace the session store (tests use a subclass to force request interleavings). */
-  sessionStore?: (db: Db, clock: Clock, audit: AuditType, config: Config) => SqliteSessionStore;
+  sessionStore?: (db: Db, clock: Clock, audit: AuditType, config: Config, changes: ExternalChanges) => SqliteSessionStore;
 }
 
 export function createContext(config: Config, options: ContextOptions = {}): AppContext {
@@ -66,10 +67,12 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     throw err;
   }
   const audit = new Audit(db, clock);
+  // One watcher for writes by other processes, shared by the session and user caches.
+  const changes = new ExternalChanges(db);
   const sessions = options.sessionStore
-    ? options.sessionStore(db, clock, audit, config)
-    : new SqliteSessionStore(db, clock, sessionPolicy(config), audit);
-  const users = new UserRepository(db);
+    ? options.sessionStore(db, clock, audit, config, changes)
+    : new SqliteSessionStore(db, clock, sessionPolicy(config), audit, changes);
+  const users = new UserRepository(db, changes);
   const { memory_kib, iterations, parallelism } = config.password.argon2;
   const hashGate = new HashGate(config.throttle.max_concurrent_hashes, config.throttle.max_queued_hashes);
   const hasher = new PasswordHasher({ memoryKib: memory_kib, iterations, parallelism }, hashGate);

@@ -3,14 +3,16 @@
 // when warm), apply the access rules, answer 200 with Remote-* headers, 401/302, or 403.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { AppContext } from '../context.js';
 import { cookieNames } from '../http/session.js';
-import { sessionIdFromCookie } from '../sessions/cookie.js';
+import { SessionCookieReader } from '../sessions/cookie.js';
 import { createIpResolver } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
+import { createIpBuckets } from './ip-buckets.js';
 import { readForForward, readForVerify, type OriginalRequest } from './original-request.js';
-import type { AccessRequest, Decision } from './rules.js';
+import type { Decision } from './rules.js';
 
 export type ForwardAuthKind = 'verify' | 'forward';
 
@@ -36,7 +38,9 @@ function answer(res: ServerResponse, status: number, body: string, headers: Reco
 export function createForwardAuth(ctx: AppContext) {
   const ips = createIpResolver(ctx.config.server.trusted_proxies);
   const names = cookieNames(ctx);
-  const secret = ctx.secrets.cookieSecret;
+  // A generous per-client budget against a runaway client; in memory (see ip-buckets.ts).
+  const buckets = createIpBuckets(ctx.clock, { max: ctx.config.rate_limit.forward_auth_max, windowMs: ctx.config.rate_limit.window });
+  const cookies = new SessionCookieReader(ctx.secrets.cookieSecret, ctx.config.session.cache_size);
   const portal = ctx.config.portal_url?.replace(/\/$/, '') ?? null;
   const warnedRules = new Set<number | null>();
   // A connection's peer address never changes, and proxies keep connections alive: judge
@@ -56,18 +60,18 @@ export function createForwardAuth(ctx: AppContext) {
   }
 
   /** The signed-in user behind the request's cookie, or null; the same checks as pages. */
-  function signedInUser(req: IncomingMessage, original: OriginalRequest, clientIp: () => string, kind: ForwardAuthKind): User | null {
+  function signedInUser(req: IncomingMessage, original: OriginalRequest, clientIp: string, kind: ForwardAuthKind): User | null {
     const name = original.proto === 'https' ? names.secure : names.plain;
-    const sid = sessionIdFromCookie(req.headers.cookie, name, secret);
-    if (!sid) return null;
-    const live = ctx.sessions.lookup(sid);
+    const cookie = cookies.read(req.headers.cookie, name);
+    if (!cookie) return null;
+    const live = ctx.sessions.lookupHash(cookie.hash);
     if (!live || live.userId === null) return null;
     // The same theft check as pages: used from an address the binding does not allow, the
     // session ends here and the request is answered as signed out.
-    if (!ctx.guard.admit(sid, live, clientIp(), kind)) return null;
+    if (!ctx.guard.admit(cookie.sid, live, clientIp, kind)) return null;
     const user = ctx.users.findById(live.userId);
     if (!user || user.disabled) return null;
-    ctx.sessions.recordUse(sid);
+    ctx.sessions.recordUseHash(cookie.hash);
     return user;
   }
 
@@ -92,23 +96,18 @@ export function createForwardAuth(ctx: AppContext) {
     const parsed = kind === 'verify' ? readForVerify(req) : readForForward(req);
     if (!parsed.ok) return answer(res, 400, `${parsed.message}\n`);
     const original = parsed.request;
+    // The client IP (X-Forwarded-For walked through the trusted proxies), worked out
+    // eagerly: it is cheap, and a lazy getter or closure per request made V8 keep request
+    // garbage past young-generation collections (-30 % req/s, +55 MB RSS; npm run bench).
+    const ip = ips.clientIp(req);
+    if (isIP(ip) === 0) return answer(res, 400, 'The proxy sent an X-Forwarded-For that does not end in an IP address.\n');
+    const wait = buckets.take(ip);
+    if (wait > 0) return answer(res, 429, 'Too Many Requests\n', { 'Retry-After': String(wait) });
     let user: User | null;
     let decision: Decision;
     try {
-      // The client IP (X-Forwarded-For walked through the trusted proxies) is worked out only
-      // when a session or a rule with `networks` needs it.
-      let ip: string | undefined;
-      const clientIp = () => (ip ??= ips.clientIp(req));
-      user = signedInUser(req, original, clientIp, kind);
-      const request: AccessRequest = {
-        host: original.host,
-        path: original.path,
-        method: original.method,
-        get ip() {
-          return clientIp();
-        },
-      };
-      decision = ctx.access.decide(request, user);
+      user = signedInUser(req, original, ip, kind);
+      decision = ctx.access.decide({ host: original.host, path: original.path, method: original.method, ip }, user);
     } catch (err) {
       // Fail closed: no answer from the database is never a 200.
       ctx.log.error({ err, kind }, 'forward-auth check failed');

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import type { Audit, SessionEndReason } from '../audit/events.js';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
+import { ExternalChanges } from '../db/change-watcher.js';
 import { sha256Hex } from '../lib/crypto.js';
 import { ANONYMOUS_RETENTION_MS, lifetimesFor, type SessionPolicy } from './policy.js';
 import { HANDLE_LENGTH, type SessionInfo } from './types.js';
@@ -77,9 +78,7 @@ function settle<T>(callback: ((err: unknown, value?: T) => void) | undefined, wo
 export class SqliteSessionStore extends session.Store {
   private readonly cache: LRUCache<string, LiveSession> | null;
   private readonly pendingTouches = new Set<string>();
-  private lastDataVersion: number;
   private readonly sql: Record<
-    | 'dataVersion'
     | 'selectLive'
     | 'selectAny'
     | 'upsert'
@@ -100,8 +99,10 @@ export class SqliteSessionStore extends session.Store {
     private readonly clock: Clock,
     private readonly policy: SessionPolicy,
     private readonly audit: Pick<Audit, 'resurrectionBlocked' | 'sessionRevoked'>,
+    private readonly changes: ExternalChanges = new ExternalChanges(db),
   ) {
     super();
+    changes.subscribe(() => this.dropCache());
     this.cache =
       policy.cacheSize > 0
         ? new LRUCache<string, LiveSession>({
@@ -114,7 +115,6 @@ export class SqliteSessionStore extends session.Store {
         : null;
     const live = 'deleted_at IS NULL';
     this.sql = {
-      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       selectLive: db.prepare(`SELECT * FROM sessions WHERE id_hash = ? AND ${live}`),
       selectAny: db.prepare('SELECT * FROM sessions WHERE id_hash = ?'),
       // Insert, or update a row that is still live and unexpired. An update of a dead row
@@ -160,7 +160,6 @@ export class SqliteSessionStore extends session.Store {
       allLive: db.prepare(`SELECT id_hash, data FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`),
       clearLive: db.prepare(`UPDATE sessions SET deleted_at = @now, delete_reason = 'cleared' WHERE ${live} RETURNING id_hash`),
     };
-    this.lastDataVersion = this.sql.dataVersion.get() as number;
   }
 
   // ---- express-session Store API -------------------------------------------------------
@@ -224,7 +223,7 @@ export class SqliteSessionStore extends session.Store {
   }
 
   lookupHash(hash: string): LiveSession | null {
-    this.noticeOtherWriters();
+    this.changes.poll();
     const now = this.clock.now();
     let live = this.cache?.get(hash) ?? null;
     if (!live) {
@@ -244,7 +243,10 @@ export class SqliteSessionStore extends session.Store {
 
   /** Records a use: moves the idle expiry in memory now, in the row at most once per interval. */
   recordUse(sid: string): void {
-    const hash = hashSessionId(sid);
+    this.recordUseHash(hashSessionId(sid));
+  }
+
+  recordUseHash(hash: string): void {
     const now = this.clock.now();
     const live = this.cache?.get(hash);
     if (!live) {
@@ -433,15 +435,8 @@ export class SqliteSessionStore extends session.Store {
     this.pendingTouches.delete(live.hash);
   }
 
-  /**
-   * Another process (the CLI) may have revoked sessions. SQLite's data_version changes
-   * only when another connection commits, so checking it costs one cheap statement and
-   * keeps the cache from serving a session that was ended elsewhere.
-   */
-  private noticeOtherWriters(): void {
-    const version = this.sql.dataVersion.get() as number;
-    if (version === this.lastDataVersion) return;
-    this.lastDataVersion = version;
+  /** Another process (the CLI) committed: it may have ended sessions, so forget them all. */
+  private dropCache(): void {
     if (this.cache && this.cache.size > 0) {
       this.flushTouches();
       this.cache.clear();

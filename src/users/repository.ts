@@ -1,5 +1,6 @@
 // SQL for the users table: the only place that reads or writes it.
 
+import { ExternalChanges } from '../db/change-watcher.js';
 import type { Db } from '../db/connection.js';
 
 export interface User {
@@ -42,23 +43,43 @@ const toUser = (r: UserRow): User => ({
   lastLoginAt: r.last_login_at,
 });
 
+const CACHE_MAX = 10_000;
+
 export class UserRepository {
   /** Hot look-ups are prepared once: every page and forward-auth check reloads its user. */
   private readonly byId;
   private readonly byName;
+  /**
+   * Users by id, for the forward-auth hot path. Every write here forgets the user; a write
+   * by another process (the CLI) forgets them all (ExternalChanges).
+   */
+  private readonly cache = new Map<number, User>();
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly changes: ExternalChanges = new ExternalChanges(db),
+  ) {
     this.byId = db.prepare('SELECT * FROM users WHERE id = ?');
     this.byName = db.prepare('SELECT * FROM users WHERE username = ?');
+    changes.subscribe(() => this.cache.clear());
   }
 
   count(): number {
     return this.db.prepare('SELECT count(*) FROM users').pluck().get() as number;
   }
 
-  findById(id: number): User | null {
+  /** The user (read-only, shared) for an id; served from memory when cached. */
+  findById(id: number): Readonly<User> | null {
+    this.changes.poll();
+    const cached = this.cache.get(id);
+    if (cached) return cached;
     const row = this.byId.get(id) as UserRow | undefined;
-    return row ? toUser(row) : null;
+    if (!row) return null;
+    const user = toUser(row);
+    Object.freeze(user.groups);
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as number);
+    this.cache.set(id, Object.freeze(user));
+    return user;
   }
 
   /** `username` must already be normalized. */
@@ -88,6 +109,7 @@ export class UserRepository {
   }
 
   setPasswordHash(id: number, hash: string, now: number, options: { changed: boolean }): void {
+    this.cache.delete(id);
     if (options.changed) {
       this.db
         .prepare('UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = 0, updated_at = ? WHERE id = ?')
@@ -99,14 +121,17 @@ export class UserRepository {
   }
 
   setDisabled(id: number, disabled: boolean, now: number): void {
+    this.cache.delete(id);
     this.db.prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?').run(disabled ? 1 : 0, now, id);
   }
 
   recordLogin(id: number, now: number): void {
+    this.cache.delete(id);
     this.db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?').run(now, id);
   }
 
   delete(id: number): void {
+    this.cache.delete(id);
     this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
   }
 }

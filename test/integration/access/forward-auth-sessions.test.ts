@@ -224,3 +224,29 @@ describe('forward auth: the session ends, access ends', () => {
     });
   });
 });
+
+describe('forward auth: per-client budget', () => {
+  let app: TestApp | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  it('answers 429 with Retry-After past rate_limit.forward_auth_max for one client, others unaffected', async () => {
+    app = await startApp({ config: forwardAuthConfig({ rate_limit: { forward_auth_max: 3, window: '1m' } }) });
+    const one = new Browser(app.url, { 'x-forwarded-for': '198.51.100.7' });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await verify(one, 'https://public.home.example/')).status);
+    expect(statuses).to.deep.equal([200, 200, 200, 429]);
+    const refused = await verify(one, 'https://public.home.example/');
+    expect(Number(refused.headers.get('retry-after'))).to.be.within(1, 60);
+    expect((await verify(new Browser(app.url, { 'x-forwarded-for': '198.51.100.8' }), 'https://public.home.example/')).status).to.equal(200);
+  });
+
+  it('answers 400 when the trusted proxy sends an X-Forwarded-For that does not end in an IP address', async () => {
+    app = await startApp({ config: forwardAuthConfig() });
+    const res = await verify(new Browser(app.url, { 'x-forwarded-for': '198.51.100.7, not-an-ip' }), 'https://public.home.example/');
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('X-Forwarded-For');
+  });
+});

@@ -39,3 +39,34 @@ describe('accounts', () => {
     expect(third.id).to.be.greaterThan(second.id);
   });
 });
+
+describe('user cache', () => {
+  let dir: string;
+  let ctx: AppContext;
+  beforeEach(() => {
+    dir = tempDir();
+    ctx = createContext(testConfig(dir));
+  });
+  afterEach(() => {
+    ctx.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves a user from memory but sees changes made here and by another process (the CLI)', async () => {
+    const alice = await ctx.accounts.create({ username: 'alice', password: GOOD_PASSWORD, by: 'test' });
+    expect(ctx.users.findById(alice.id)?.disabled).to.equal(false);
+    ctx.accounts.disable('alice', 'test');
+    expect(ctx.users.findById(alice.id)?.disabled).to.equal(true);
+    ctx.accounts.enable('alice', 'test');
+    expect(ctx.users.findById(alice.id)?.disabled).to.equal(false);
+
+    const cli = createContext(testConfig(dir));
+    try {
+      cli.accounts.disable('alice', 'cli');
+    } finally {
+      cli.close();
+    }
+    await Promise.resolve(); // a new turn of the event loop, as for the next request
+    expect(ctx.users.findById(alice.id)?.disabled).to.equal(true);
+  });
+});
