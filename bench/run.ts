@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark against its baseline in one process run and
 // prints the figures side by side with ratios (not a pass/fail test).
 
+import { benchHttp, formatHttp } from './http.js';
 import { benchStores } from './store.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
   print(header);
   for (const l of lines) print(l);
   console.log(`\nRSS after the store benchmark: ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
+  console.log('');
+  console.log(formatHttp(await benchHttp()));
 }
 
 await main();
