@@ -2,7 +2,7 @@
 // stock stack and gatehouse's /auth/verify (small and large session table), each server in
 // its own child process so its RSS and CPU are its own. Reports figures, not pass/fail.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
@@ -29,7 +29,9 @@ const CLOCK_TICKS = 100;
 const LARGE_DB = { live: 10_000, deleted: 100_000, users: 20 };
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const serverScript = (name: string) => fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
+// Servers run as plain JavaScript under plain node (gatehouse from dist/, as `npm start`
+// runs it), so the loader of this TypeScript benchmark does not weigh on any of them.
+const serverScript = (name: string) => fileURLToPath(new URL(`./servers/${name}.mjs`, import.meta.url));
 
 export interface HttpResult {
   name: string;
@@ -84,12 +86,12 @@ interface Running {
   port: number;
 }
 
-/** Spawns `node --import tsx <script> <port> ...args` on a free port and waits for its "ready <port>" line. */
+/** Spawns `node <script> <port> ...args` on a free port and waits for its "ready <port>" line. */
 async function startChild(script: string, args: string[]): Promise<Running> {
   const port = await freePort();
   // BENCH_GATEHOUSE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gatehouse servers.
-  const extra = script.endsWith('gatehouse.ts') ? (process.env.BENCH_GATEHOUSE_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', script, String(port), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const extra = script.endsWith('gatehouse.mjs') ? (process.env.BENCH_GATEHOUSE_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...extra, script, String(port), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let stderr = '';
@@ -374,6 +376,8 @@ function stockTarget(): Target {
 }
 
 export async function benchHttp(): Promise<HttpResult[]> {
+  // The gatehouse server under test is the compiled one: build dist/ when it is stale.
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-if-needed.mjs', import.meta.url))], { stdio: 'inherit' });
   const results: HttpResult[] = [];
   results.push(await measure({ name: 'bare node:http (200 + Remote-User)', script: serverScript('bare'), args: [], path: '/', headers: {}, cleanup: () => {} }));
   results.push(await measure(stockTarget()));
@@ -412,12 +416,14 @@ export function formatHttp(rows: HttpResult[]): string {
     out.push(`gatehouse verify / stock stack:      ${(small.reqPerSec / stock.reqPerSec).toFixed(1)}x`);
     out.push(`large DB / small DB (gatehouse):     ${pct(large.reqPerSec, small.reqPerSec)} of the small-DB req/s`);
     out.push(`gatehouse p99 at ${CONNECTIONS} connections:     ${small.p99Ms.toFixed(2)} ms (small DB), ${large.p99Ms.toFixed(2)} ms (large DB)`);
-    out.push(`gatehouse RSS under load, large DB:  ${mb(large.rssLoadMb)} MB (peak VmHWM ${mb(large.rssPeakMb)} MB; bare node:http under tsx: ${mb(bare.rssLoadMb)} MB)`);
+    out.push(`gatehouse RSS under load, large DB:  ${mb(large.rssLoadMb)} MB (peak VmHWM ${mb(large.rssPeakMb)} MB; bare node:http: ${mb(bare.rssLoadMb)} MB)`);
   }
+  const failing = rows.filter((r) => r.non2xx > 0 || r.errors > 0);
+  if (failing.length) out.push(`WARNING: ${failing.map((r) => r.name).join('; ')} answered non-2xx or failed: their req/s are not comparable.`);
   const busy = rows.filter((r) => r.otherCpu > 20);
   if (busy.length) out.push(`WARNING: other work used ${busy.map((r) => `${r.otherCpu.toFixed(0)} %`).join(', ')} CPU during ${busy.length} of the runs: these figures are not comparable.`);
   out.push(`Targets (issue 3): >= 60 % of bare, >= 8x stock, p99 <= 5 ms at ${CONNECTIONS} connections, large DB >= 90 % of small DB, RSS <= 128 MB.`);
-  out.push('RSS counts the whole child (node --import tsx, including the tsx loader thread). CPU: 100 % = one core; "other" is the rest of');
+  out.push('RSS counts the whole child process (plain node; gatehouse from dist/). CPU: 100 % = one core; "other" is the rest of');
   out.push('the machine during the measured window (other processes, kernel work not charged to either): compare runs only when it is low.');
   return out.join('\n');
 }

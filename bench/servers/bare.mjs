@@ -1,5 +1,5 @@
 // HTTP benchmark baseline: a bare Node http server answering 200 with a Remote-User header.
-// Usage: node --import tsx bench/servers/bare.ts <port>; prints "ready <port>".
+// Usage: node bench/servers/bare.mjs <port>; prints "ready <port>".
 
 import { createServer } from 'node:http';
 

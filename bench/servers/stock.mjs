@@ -1,31 +1,25 @@
 // HTTP benchmark baseline: the stock stack (express 5 + express-session + connect-sqlite3 +
 // passport session) answering 200 on a route that checks req.user.
-// Usage: node --import tsx bench/servers/stock.ts <port> <dir> <sid> <secret>: stores a
+// Usage: node bench/servers/stock.mjs <port> <dir> <sid> <secret>: stores a
 // signed-in session under <sid> in <dir>/sessions.db, then listens; prints "ready <port>".
 
 import { createRequire } from 'node:module';
 import express from 'express';
-import session, { type SessionData, type Store } from 'express-session';
+import session from 'express-session';
 import passport from 'passport';
 
 const require = createRequire(import.meta.url);
-// connect-sqlite3 is CommonJS without types: a factory taking express-session.
-const connectSqlite3 = require('connect-sqlite3') as (s: typeof session) => new (options: { dir: string; db: string }) => Store;
-
-interface BenchUser {
-  id: number;
-  username: string;
-}
+// connect-sqlite3 is CommonJS: a factory taking express-session.
+const connectSqlite3 = require('connect-sqlite3');
 
 const [portArg, dir, sid, secret] = process.argv.slice(2);
-if (!portArg || !dir || !sid || !secret) throw new Error('usage: stock.ts <port> <dir> <sid> <secret>');
+if (!portArg || !dir || !sid || !secret) throw new Error('usage: stock.mjs <port> <dir> <sid> <secret>');
 const port = Number(portArg);
 
 // The users "database" is a map: the most favourable deserializeUser the stock stack can have.
-const users = new Map<number, BenchUser>([[1, { id: 1, username: 'bench' }]]);
-passport.serializeUser((user, done) => done(null, (user as BenchUser).id));
-// Express.User is gatehouse's User (augmented in src); this stack has its own, smaller one.
-passport.deserializeUser((id: number, done) => done(null, (users.get(id) as unknown as Express.User | undefined) ?? false));
+const users = new Map([[1, { id: 1, username: 'bench' }]]);
+passport.serializeUser((user, done) => done(null, user.id));
+passport.deserializeUser((id, done) => done(null, users.get(id) ?? false));
 
 const SQLiteStore = connectSqlite3(session);
 const store = new SQLiteStore({ dir, db: 'sessions.db' });
@@ -33,7 +27,7 @@ const day = 86_400_000;
 const signedIn = {
   cookie: { originalMaxAge: day, expires: new Date(Date.now() + day).toISOString(), httpOnly: true, path: '/', sameSite: 'lax' },
   passport: { user: 1 },
-} as unknown as SessionData; // a stored session, as express-session serializes it
+}; // a stored session, as express-session serializes it
 
 const app = express();
 app.disable('x-powered-by');
@@ -43,7 +37,7 @@ app.use(
   passport.session(),
 );
 app.get('/protected', (req, res) => {
-  const user = req.user as BenchUser | undefined;
+  const user = req.user;
   if (!user) {
     res.status(401).type('text/plain').send('Unauthorized\n');
     return;
