@@ -47,6 +47,8 @@ export interface AppContext {
 
 export interface ContextOptions {
   clock?: Clock;
+  /** How often (at most) to look for writes by other processes; tests use 0 (every read). */
+  changePollMs?: number;
   log?: Logger;
   /** Replace the session store (tests use a subclass to force request interleavings). */
   sessionStore?: (db: Db, clock: Clock, audit: AuditType, config: Config, changes: ExternalChanges) => SqliteSessionStore;
@@ -68,7 +70,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   }
   const audit = new Audit(db, clock);
   // One watcher for writes by other processes, shared by the session and user caches.
-  const changes = new ExternalChanges(db);
+  const changes = new ExternalChanges(db, options.changePollMs);
   const sessions = options.sessionStore
     ? options.sessionStore(db, clock, audit, config, changes)
     : new SqliteSessionStore(db, clock, sessionPolicy(config), audit, changes);

@@ -35,7 +35,9 @@ export interface TestApp {
 
 export async function startApp(options: { config?: Record<string, unknown>; dataDir?: string } & ContextOptions = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? tempDir();
-  const ctx = createContext(testConfig(dataDir, options.config), options);
+  // changePollMs 0: every read looks for other processes' writes, so tests that change the
+  // database from a second connection need not wait out the 20 ms production interval.
+  const ctx = createContext(testConfig(dataDir, options.config), { changePollMs: 0, ...options });
   // The production listener: forward auth on its fast path, the rest through createApp().
   const server = createServer(createRequestListener(ctx));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -29,7 +29,7 @@ export interface StoreFixture {
 export function openStore(config: Record<string, unknown> = {}): StoreFixture {
   const dataDir = tempDir('gatehouse-store-');
   const clock = new FakeClock();
-  const ctx = createContext(testConfig(dataDir, config), { clock });
+  const ctx = createContext(testConfig(dataDir, config), { clock, changePollMs: 0 });
   const user = (username: string) =>
     ctx.users.insert({ username, displayName: username, email: null, passwordHash: '$argon2id$unused', groups: [], now: clock.now() }).id;
   const alice = user('alice');
@@ -43,7 +43,7 @@ export function openStore(config: Record<string, unknown> = {}): StoreFixture {
     alice,
     bob,
     openSecond() {
-      const second = createContext(testConfig(dataDir, config), { clock });
+      const second = createContext(testConfig(dataDir, config), { clock, changePollMs: 0 });
       others.push(second);
       return second;
     },

@@ -45,7 +45,7 @@ describe('user cache', () => {
   let ctx: AppContext;
   beforeEach(() => {
     dir = tempDir();
-    ctx = createContext(testConfig(dir));
+    ctx = createContext(testConfig(dir), { changePollMs: 0 });
   });
   afterEach(() => {
     ctx.close();
@@ -66,7 +66,6 @@ describe('user cache', () => {
     } finally {
       cli.close();
     }
-    await Promise.resolve(); // a new turn of the event loop, as for the next request
     expect(ctx.users.findById(alice.id)?.disabled).to.equal(true);
   });
 });
