@@ -86,11 +86,18 @@ interface Running {
   port: number;
 }
 
+/** The node flags in package.json's start script ("node <flags> dist/server.js"). */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+  return (pkg.scripts.start ?? '').split(' ').filter((word) => word.startsWith('--'));
+}
+
 /** Spawns `node <script> <port> ...args` on a free port and waits for its "ready <port>" line. */
 async function startChild(script: string, args: string[]): Promise<Running> {
   const port = await freePort();
   // BENCH_GATEHOUSE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gatehouse servers.
-  const extra = script.endsWith('gatehouse.mjs') ? (process.env.BENCH_GATEHOUSE_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  // The gatehouse server runs with the V8 flags of `npm start` (package.json), plus any given.
+  const extra = script.endsWith('gatehouse.mjs') ? [...startFlags(), ...(process.env.BENCH_GATEHOUSE_NODE_FLAGS ?? '').split(' ').filter(Boolean)] : [];
   const child = spawn(process.execPath, [...extra, script, String(port), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));

@@ -27,10 +27,17 @@ function headerValue(text: string): string {
   return Buffer.from(text.replace(/[\p{Cc}]/gu, ''), 'utf8').toString('latin1');
 }
 
+/** The few fixed answer bodies, encoded once. */
+const bodies = new Map<string, Buffer>();
+
 function answer(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   // The body goes out as bytes: given a string, Node writes the header block together with
   // it in the body's encoding (UTF-8), which would encode Remote-Name's UTF-8 bytes twice.
-  const bytes = Buffer.from(body, 'utf8');
+  let bytes = bodies.get(body);
+  if (!bytes) {
+    bytes = Buffer.from(body, 'utf8');
+    if (bodies.size < 64) bodies.set(body, bytes);
+  }
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': bytes.length, ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : bytes);
 }

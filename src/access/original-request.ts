@@ -34,12 +34,15 @@ const first = (value: string | undefined): string | undefined => value?.split(',
  * serves /admin. Reserved characters (%2F…) stay encoded: decoding them changes meaning.
  */
 const decodeUnreserved = (text: string): string =>
-  text.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
-    const char = String.fromCharCode(parseInt(escape.slice(1), 16));
-    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape;
-  });
+  !text.includes('%')
+    ? text
+    : text.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
+        const char = String.fromCharCode(parseInt(escape.slice(1), 16));
+        return /[A-Za-z0-9\-._~]/.test(char) ? char : escape;
+      });
 
-function build(method: string | undefined, proto: string | undefined, host: string | undefined, uri: string | undefined): OriginalResult {
+/** `parsed` is the same URL already parsed by the caller (X-Original-URL): not parsed twice. */
+function build(method: string | undefined, proto: string | undefined, host: string | undefined, uri: string | undefined, parsed?: URL): OriginalResult {
   // No default: guessing GET would let a POST pass a rule limited to `methods: [GET]`.
   if (!method) return { ok: false, message: 'The original method header is missing.' };
   const m = method.toUpperCase();
@@ -52,7 +55,7 @@ function build(method: string | undefined, proto: string | undefined, host: stri
   }
   let url: URL;
   try {
-    url = new URL(`${proto}://${host}${uri}`);
+    url = parsed ?? new URL(`${proto}://${host}${uri}`);
   } catch {
     return { ok: false, message: 'The original URL could not be parsed.' };
   }
@@ -71,8 +74,9 @@ export function readForVerify(req: IncomingMessage): OriginalResult {
       return { ok: false, message: 'X-Original-URL is not an absolute URL.' };
     }
     if (url.username || url.password) return { ok: false, message: 'X-Original-URL must not carry credentials.' };
+    url.hash = ''; // never sent over HTTP; not part of the request or of `rd`
     const method = header(req, 'x-original-method') ?? first(header(req, 'x-forwarded-method'));
-    return build(method, url.protocol.slice(0, -1), url.host, `${url.pathname}${url.search}`);
+    return build(method, url.protocol.slice(0, -1), url.host, `${url.pathname}${url.search}`, url);
   }
   return readForForward(req);
 }
