@@ -2,10 +2,8 @@
 // on a temporary data dir, including changes made while a running server holds the same
 // database (and the sessions in its cache) open.
 
-import { execFileSync, spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import session, { type SessionData } from 'express-session';
 import { createContext, type AppContext } from '../../src/context.js';
@@ -13,10 +11,9 @@ import { handleOf, hashSessionId } from '../../src/sessions/store.js';
 import type { SessionInfo } from '../../src/sessions/types.js';
 import type { User } from '../../src/users/repository.js';
 import { Browser } from '../support/browser.js';
+import { buildOnce, gatehouse as runCli, type CliResult } from '../support/cli.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../support/harness.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'gatehouse.js');
 
 const NEW_PASSWORD = 'violet tugboat under the marmalade sky';
 /** 14 characters and on the bundled list of common passwords. */
@@ -25,37 +22,9 @@ const WEAK_PASSWORD = 'iseedeadpeople';
 /** Strings no command may ever print: passwords and raw session IDs (cookies) seen so far. */
 const secrets = new Set<string>([GOOD_PASSWORD, NEW_PASSWORD, WEAK_PASSWORD]);
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/gatehouse.js ...args` on `dataDir`; stdin gets `input` (if any) and is closed. */
+/** Runs the real command; fails the test if it prints a password or session ID seen so far. */
 function gatehouse(dataDir: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = {};
-  // The caller's own GATEHOUSE_* settings must not leak into the command under test.
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_')) env[k] = v;
-  Object.assign(env, { GATEHOUSE_DATA_DIR: dataDir }, options.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      for (const secret of secrets) {
-        if (stdout.includes(secret) || stderr.includes(secret)) {
-          reject(new Error(`gatehouse ${args.join(' ')} printed a secret (password or session ID)`));
-          return;
-        }
-      }
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined); // the command may exit before reading stdin
-    child.stdin.end(options.input ?? '');
-  });
+  return runCli(dataDir, args, { ...options, secrets });
 }
 
 const addWithCli = (dir: string, name: string, password = GOOD_PASSWORD, groups: string[] = []) =>
@@ -111,9 +80,8 @@ describe('gatehouse CLI (real command in a child process)', function () {
   this.timeout(20_000);
 
   before(function () {
-    // Build dist/ once here, so no command below pays for (or prints) a tsc run.
     this.timeout(180_000);
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-if-needed.mjs')], { cwd: ROOT, stdio: 'inherit' });
+    buildOnce();
   });
 
   let dir: string;

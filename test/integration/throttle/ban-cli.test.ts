@@ -1,39 +1,15 @@
 // `gatehouse ban list` and `gatehouse ban lift <ip|user>`: the real bin/gatehouse.js as a
 // child process on a temporary data dir, including a lift that a running server obeys at once.
 
-import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { createContext } from '../../../src/context.js';
 import type { Ban } from '../../../src/throttle/regulator.js';
 import { Browser } from '../../support/browser.js';
+import { buildOnce, gatehouse } from '../../support/cli.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../../support/harness.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'gatehouse.js');
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function gatehouse(dataDir: string, args: string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_')) env[k] = v;
-  env.GATEHOUSE_DATA_DIR = dataDir;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Bans 203.0.113.9 and locks alice (two failures reach both limits) in `dir`'s database. */
 function seedBans(dir: string): void {
@@ -54,7 +30,7 @@ describe('gatehouse ban (real command in a child process)', function () {
 
   before(function () {
     this.timeout(180_000);
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-if-needed.mjs')], { cwd: ROOT, stdio: 'inherit' });
+    buildOnce();
   });
 
   let dir: string;
