@@ -1,7 +1,7 @@
 // The `gatehouse` command: serve, users, sessions, bans and the setup link, with the same config
 // and data dir as the server. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
 
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createContext, type AppContext } from '../context.js';
 import { AppError } from '../lib/errors.js';
