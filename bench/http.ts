@@ -25,13 +25,13 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 const RSS_SAMPLE_MS = 100;
 /** Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
-const CLOCK_TICKS = 100;
+export const CLOCK_TICKS = 100;
 const LARGE_DB = { live: 10_000, deleted: 100_000, users: 20 };
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 // Servers run as plain JavaScript under plain node (gatehouse from dist/, as `npm start`
 // runs it), so the loader of this TypeScript benchmark does not weigh on any of them.
-const serverScript = (name: string) => fileURLToPath(new URL(`./servers/${name}.mjs`, import.meta.url));
+export const serverScript = (name: string) => fileURLToPath(new URL(`./servers/${name}.mjs`, import.meta.url));
 
 export interface HttpResult {
   name: string;
@@ -81,24 +81,29 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-interface Running {
+export interface Running {
   child: ChildProcess;
   port: number;
 }
 
-/** The node flags in package.json's start script ("node <flags> dist/server.js"). */
-function startFlags(): string[] {
+/** package.json's start script ("VAR=value node <flags> dist/server.js"): its env and node flags. */
+function startScript(): { env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
-  return (pkg.scripts.start ?? '').split(' ').filter((word) => word.startsWith('--'));
+  const words = (pkg.scripts.start ?? '').split(' ');
+  const env = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { env, flags: words.filter((w) => w.startsWith('--')) };
 }
 
 /** Spawns `node <script> <port> ...args` on a free port and waits for its "ready <port>" line. */
-async function startChild(script: string, args: string[]): Promise<Running> {
+export async function startChild(script: string, args: string[]): Promise<Running> {
   const port = await freePort();
   // BENCH_GATEHOUSE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gatehouse servers.
   // The gatehouse server runs with the V8 flags of `npm start` (package.json), plus any given.
-  const extra = script.endsWith('gatehouse.mjs') ? [...startFlags(), ...(process.env.BENCH_GATEHOUSE_NODE_FLAGS ?? '').split(' ').filter(Boolean)] : [];
-  const child = spawn(process.execPath, [...extra, script, String(port), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const gatehouse = script.endsWith('gatehouse.mjs');
+  const start = startScript();
+  const extra = gatehouse ? [...start.flags, ...(process.env.BENCH_GATEHOUSE_NODE_FLAGS ?? '').split(' ').filter(Boolean)] : [];
+  const env = gatehouse ? { ...process.env, ...start.env } : process.env;
+  const child = spawn(process.execPath, [...extra, script, String(port), ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let stderr = '';
@@ -126,7 +131,7 @@ async function startChild(script: string, args: string[]): Promise<Running> {
   return { child, port };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -137,21 +142,21 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 // ---- /proc sampling --------------------------------------------------------------------
 
-function memoryKb(pid: number): { rss: number; hwm: number } {
+export function memoryKb(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
 }
 
 /** Busy time of all CPUs (everything but idle and iowait), in clock ticks. */
-function machineBusyTicks(): number {
+export function machineBusyTicks(): number {
   const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
   const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
   return total - (fields[3] ?? 0) - (fields[4] ?? 0);
 }
 
 /** utime + stime of a process, in clock ticks. */
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the parenthesised command name, which may itself contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -161,7 +166,7 @@ function cpuTicks(pid: number): number {
 // ---- load ------------------------------------------------------------------------------
 
 /** One request before the load: the benchmark must measure 200s, not fast refusals. */
-function probe(url: string, headers: Record<string, string>): Promise<void> {
+export function probe(url: string, headers: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = get(url, { headers, agent: false, timeout: 5000 }, (res) => {
       let body = '';
@@ -179,7 +184,7 @@ function probe(url: string, headers: Record<string, string>): Promise<void> {
 }
 
 /** Latencies of 2xx answers with sub-millisecond resolution (autocannon's histogram has 1 ms). */
-class Latencies {
+export class Latencies {
   private values = new Float64Array(1 << 16);
   private count = 0;
   add(ms: number): void {

@@ -2,6 +2,7 @@
 // prints the figures side by side with ratios (not a pass/fail test).
 
 import { benchHttp, formatHttp } from './http.js';
+import { benchLoginStorm, formatLoginStorm } from './login-storm.js';
 import { benchStores } from './store.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   console.log(`\nRSS after the store benchmark: ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
   console.log('');
   console.log(formatHttp(await benchHttp()));
+  console.log('');
+  console.log(formatLoginStorm(await benchLoginStorm()));
 }
 
 await main();

@@ -1,6 +1,7 @@
 // The typed configuration schema with every default, checked once at start-up.
 
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 
@@ -194,7 +195,9 @@ export const configSchema = z
         ban: duration('15m', { min: 1000, max: 30 * DAY }).default(15 * 60_000),
         ban_max: duration('24h', { min: 1000, max: 365 * DAY }).default(DAY),
         /** argon2 is memory-hard: at most this many hashes at once, and this many waiting. */
-        max_concurrent_hashes: z.number().int().min(1).max(64).default(2),
+        // Default: one less than the CPU count, at most 2, so hashing always leaves a core
+        // for the event loop (the forward-auth checks).
+        max_concurrent_hashes: z.number().int().min(1).max(64).default(Math.max(1, Math.min(2, availableParallelism() - 1))),
         max_queued_hashes: z.number().int().min(0).max(10_000).default(32),
       })
       .prefault({}),

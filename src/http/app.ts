@@ -10,11 +10,15 @@ import type { AppContext } from '../context.js';
 import { publicDir } from '../lib/paths.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { AppError } from '../lib/errors.js';
+import { busy } from '../throttle/hash-gate.js';
 import { createGuards } from './guards.js';
 import { globalRateLimit } from '../throttle/rate-limit.js';
 import { routeTable } from './routes.js';
 import { sessionMiddleware, theftCheck } from './session.js';
 import { createViews } from './views.js';
+
+/** Form posts that run argon2. */
+const HASHING_PATHS = new Set(['/login', '/setup']);
 
 export function createApp(ctx: AppContext): Express {
   const app = express();
@@ -36,6 +40,14 @@ export function createApp(ctx: AppContext): Express {
 
   app.use((req, res, next) => {
     res.locals.requestId = randomBytes(8).toString('hex');
+    // In a login storm the hash queue fills up: refuse further sign-ins before any work
+    // (rate-limit write, session load, page rendering), so the event loop stays free for
+    // the forward-auth checks and the sign-ins already queued (bench/login-storm.ts).
+    if (req.method === 'POST' && HASHING_PATHS.has(req.path) && ctx.hashGate.full) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Retry-After': '5' });
+      res.end(`${busy().publicMessage}\n`);
+      return;
+    }
     if (req.method === 'TRACE' || req.method === 'TRACK') {
       res.set('Allow', 'GET, HEAD, POST');
       return sendError(req, res, new AppError('method-not-allowed', 405, 'This method is not allowed.'));

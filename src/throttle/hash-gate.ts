@@ -28,6 +28,11 @@ export class HashGate {
     return this.waiting.length;
   }
 
+  /** True when one more hash would be refused: callers can refuse before doing any work. */
+  get full(): boolean {
+    return this.running >= this.maxConcurrent && this.waiting.length >= this.maxQueued;
+  }
+
   /** Runs `work` when a slot is free; throws AppError 503 'busy' when the queue is full. */
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running < this.maxConcurrent) {

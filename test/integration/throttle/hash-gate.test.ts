@@ -83,4 +83,24 @@ describe('hash gate (login storm)', () => {
     expect(statuses).to.deep.equal([...Array(4).fill(401), ...Array(8).fill(503)]);
     expect(peak()).to.equal(2);
   });
+
+  it('refuses a sign-in before any other work (no rate-limit count, no session) while the gate is full', async () => {
+    app = await startApp({ config: { throttle: { max_concurrent_hashes: 1, max_queued_hashes: 0 } } });
+    await addUser(app.ctx, 'alice');
+    const b = new Browser(app.url, from('198.51.100.5'));
+    const token = await b.csrf('/login');
+    const count = (sql: string) => app.ctx.db.prepare(sql).pluck().get() as number;
+    const hits = 'SELECT coalesce(sum(hits), 0) FROM rate_limit_hits';
+    const sessions = 'SELECT count(*) FROM sessions';
+    const before = { hits: count(hits), sessions: count(sessions) };
+    expect(before.hits, 'the GET was counted').to.be.greaterThan(0);
+    const release = occupy(1);
+    const res = await b.post('/login', { _csrf: token, username: 'alice', password: GOOD_PASSWORD });
+    expect(res.status).to.equal(503);
+    expect(res.headers.get('retry-after')).to.equal('5');
+    expect(res.text).to.match(/busy/i);
+    expect({ hits: count(hits), sessions: count(sessions) }).to.deep.equal(before);
+    await release();
+    expect((await b.post('/login', { _csrf: token, username: 'alice', password: GOOD_PASSWORD })).status).to.equal(303);
+  });
 });
