@@ -220,16 +220,24 @@ async function measure(target: Target): Promise<HttpResult> {
   }
 }
 
-async function measureChild(target: Target, { child, port }: Running): Promise<HttpResult> {
-  const pid = child.pid as number;
-  let rssMaxKb = 0;
-  const sampler = setInterval(() => {
+/** Samples a child's VmRSS every RSS_SAMPLE_MS; `max()` is the highest seen, `stop()` ends it. */
+export function sampleRss(pid: number): { max(): number; stop(): void } {
+  let maxKb = 0;
+  const sample = () => {
     try {
-      rssMaxKb = Math.max(rssMaxKb, memoryKb(pid).rss);
+      maxKb = Math.max(maxKb, memoryKb(pid).rss);
     } catch {
       // the child is gone; the run reports its errors
     }
-  }, RSS_SAMPLE_MS);
+  };
+  sample();
+  const timer = setInterval(sample, RSS_SAMPLE_MS);
+  return { max: () => maxKb, stop: () => clearInterval(timer) };
+}
+
+async function measureChild(target: Target, { child, port }: Running): Promise<HttpResult> {
+  const pid = child.pid as number;
+  const rss = sampleRss(pid);
   try {
     const url = `http://127.0.0.1:${port}${target.path}`;
     await probe(url, target.headers);
@@ -246,7 +254,7 @@ async function measureChild(target: Target, { child, port }: Running): Promise<H
     const own = process.cpuUsage(ownStart);
     const loaderCpu = ((own.user + own.system) / 1e6 / wallS) * 100;
     const memory = memoryKb(pid);
-    rssMaxKb = Math.max(rssMaxKb, memory.rss);
+    const rssMaxKb = Math.max(rss.max(), memory.rss);
     return {
       name: target.name,
       reqPerSec: result.requests.total / result.duration,
@@ -261,7 +269,7 @@ async function measureChild(target: Target, { child, port }: Running): Promise<H
       errors: result.errors + result.timeouts,
     };
   } finally {
-    clearInterval(sampler);
+    rss.stop();
     await stopChild(child);
   }
 }

@@ -31,6 +31,7 @@ import {
   memoryKb,
   prepareGatehouse,
   probe,
+  sampleRss,
   serverScript,
   startChild,
   stopChild,
@@ -51,7 +52,6 @@ const CONNECT_MS = 300;
 const RAMP_MS = 1000;
 /** Opened halfway through each measured window: how long a proxy's new connections wait. */
 const FRESH_CONNECTIONS = 8;
-const RSS_SAMPLE_MS = 100;
 const STORM_CLIENT_TIMEOUT_MS = 60_000;
 const SIGNIN_TIMEOUT_MS = 30_000;
 
@@ -359,14 +359,7 @@ export async function benchLoginStorm(): Promise<LoginStormReport> {
 
       const phases: PhaseResult[] = [];
       const phase = async (name: string, storm?: StormChild): Promise<PhaseResult> => {
-        let rssMaxKb = memoryKb(pid).rss;
-        const sampler = setInterval(() => {
-          try {
-            rssMaxKb = Math.max(rssMaxKb, memoryKb(pid).rss);
-          } catch {
-            // the server is gone; the load reports errors
-          }
-        }, RSS_SAMPLE_MS);
+        const rss = sampleRss(pid);
         try {
           // The verify connections are open before the storm starts (as a reverse proxy's
           // keep-alive pool would be); only the window after the ramp is measured.
@@ -403,7 +396,7 @@ export async function benchLoginStorm(): Promise<LoginStormReport> {
           const verifyLoaderCpu = ((own.user + own.system) / 1e6 / wallS) * 100;
           const stormOut = await stormResult;
           const freshMs = await fresh;
-          rssMaxKb = Math.max(rssMaxKb, memoryKb(pid).rss);
+          const rssMaxKb = Math.max(rss.max(), memoryKb(pid).rss);
           return {
             name,
             verifyReqPerSec: window.answers / wallS,
@@ -421,7 +414,7 @@ export async function benchLoginStorm(): Promise<LoginStormReport> {
             ...(stormOut ? { storm: stormOut } : {}),
           };
         } finally {
-          clearInterval(sampler);
+          rss.stop();
         }
       };
 

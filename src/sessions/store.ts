@@ -12,7 +12,8 @@ import { sha256Hex } from '../lib/crypto.js';
 import { ANONYMOUS_RETENTION_MS, lifetimesFor, type SessionPolicy } from './policy.js';
 import { HANDLE_LENGTH, type SessionInfo } from './types.js';
 
-interface SessionRow {
+/** A row of the sessions table, as stored. */
+export interface SessionRow {
   id_hash: string;
   user_id: number | null;
   data: string;

@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import type { SessionData } from 'express-session';
 import { createContext, type AppContext } from '../../src/context.js';
 import type { SessionAuth } from '../../src/sessions/types.js';
-import type { SqliteSessionStore } from '../../src/sessions/store.js';
+import type { SessionRow, SqliteSessionStore } from '../../src/sessions/store.js';
 import { FakeClock } from './clock.js';
 import { tempDir, testConfig } from './harness.js';
 
@@ -102,20 +102,7 @@ export function clear(store: SqliteSessionStore): Promise<void> {
   return new Promise((resolve, reject) => store.clear((err) => (err ? reject(err) : resolve())));
 }
 
-export interface RawSessionRow {
-  id_hash: string;
-  user_id: number | null;
-  data: string;
-  bound_ip: string | null;
-  user_agent: string | null;
-  created_at: number;
-  last_seen_at: number;
-  idle_timeout_ms: number;
-  idle_expires_at: number;
-  absolute_expires_at: number;
-  deleted_at: number | null;
-  delete_reason: string | null;
-}
+export type RawSessionRow = SessionRow;
 
 /** The row as stored, read with a query of its own (not through the store or its cache). */
 export function rowOf(ctx: AppContext, hash: string): RawSessionRow | undefined {
