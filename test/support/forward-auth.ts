@@ -6,6 +6,19 @@ import type { Browser, Reply } from './browser.js';
 
 export const PORTAL = 'https://auth.home.example';
 
+/** The access_control example from issue 3, exactly as written there. */
+export const EXAMPLE_ACCESS_CONTROL = {
+  default_policy: 'deny',
+  networks: { lan: ['192.168.0.0/16', 'fd00::/8'] },
+  rules: [
+    { domain: 'public.home.example', policy: 'bypass' },
+    { domain: 'admin.home.example', subject: ['group:admins'], policy: 'one_factor' },
+    { domain: '*.home.example', resources: ['^/api/'], networks: ['lan'], policy: 'one_factor' },
+    { domain: '*.home.example', policy: 'one_factor' },
+  ],
+};
+
+
 /** Over HTTPS via the (trusted, loopback) proxy: cookies are the `__Secure-` ones. */
 export const HTTPS: Record<string, string> = { 'x-forwarded-proto': 'https' };
 

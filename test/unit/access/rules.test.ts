@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { compileAccessControl, type AccessControl, type AccessRequest, type Decision, type Subject } from '../../../src/access/rules.js';
 import { accessControlSection } from '../../../src/config/schema.js';
+import { EXAMPLE_ACCESS_CONTROL } from '../../support/forward-auth.js';
 
 /** Compiles raw YAML-like access_control through the real schema. */
 function compile(raw: Record<string, unknown>): { control: AccessControl; problems: string[] } {
@@ -34,16 +35,7 @@ function allows(rule: Record<string, unknown>, url: string, options: { method?: 
 }
 
 /** The example configuration. */
-const EXAMPLE = {
-  default_policy: 'deny',
-  networks: { lan: ['192.168.0.0/16', 'fd00::/8'] },
-  rules: [
-    { domain: 'public.home.example', policy: 'bypass' },
-    { domain: 'admin.home.example', subject: ['group:admins'], policy: 'one_factor' },
-    { domain: '*.home.example', resources: ['^/api/'], networks: ['lan'], policy: 'one_factor' },
-    { domain: '*.home.example', policy: 'one_factor' },
-  ],
-};
+const EXAMPLE = EXAMPLE_ACCESS_CONTROL;
 
 describe('access rules', () => {
   describe('domain', () => {

@@ -4,6 +4,7 @@
 
 import { expect } from 'chai';
 import { ConfigError, validateConfig } from '../../../src/config/load.js';
+import { EXAMPLE_ACCESS_CONTROL } from '../../support/forward-auth.js';
 
 function configError(raw: Record<string, unknown>): ConfigError {
   try {
@@ -24,16 +25,7 @@ function expectProblems(err: ConfigError, expected: Array<[key: string, text: Re
   }
 }
 
-const RULES = {
-  default_policy: 'deny',
-  networks: { lan: ['192.168.0.0/16', 'fd00::/8'] },
-  rules: [
-    { domain: 'public.home.example', policy: 'bypass' },
-    { domain: 'admin.home.example', subject: ['group:admins'], policy: 'one_factor' },
-    { domain: '*.home.example', resources: ['^/api/'], networks: ['lan'], policy: 'one_factor' },
-    { domain: '*.home.example', policy: 'one_factor' },
-  ],
-};
+const RULES = EXAMPLE_ACCESS_CONTROL;
 
 const VALID = { portal_url: 'https://auth.home.example', session: { cookie_domain: 'home.example' }, access_control: RULES };
 
