@@ -4,6 +4,7 @@
 import { compileAccessControl, type AccessControl } from './access/rules.js';
 import type { Audit as AuditType } from './audit/events.js';
 import { Audit } from './audit/events.js';
+import { AuditLog } from './audit/query.js';
 import { PasswordHasher } from './auth/passwords.js';
 import { SetupTokens } from './auth/setup.js';
 import type { Config } from './config/schema.js';
@@ -17,6 +18,7 @@ import { sessionPolicy } from './sessions/policy.js';
 import { SqliteSessionStore } from './sessions/store.js';
 import { createSessionGuard, type SessionGuard } from './theft/guard.js';
 import { HashGate } from './throttle/hash-gate.js';
+import { ApiTokens } from './tokens/api-tokens.js';
 import { LoginRegulator } from './throttle/regulator.js';
 import { Accounts } from './users/accounts.js';
 import { UserRepository } from './users/repository.js';
@@ -39,6 +41,10 @@ export interface AppContext {
   /** The login regulator: failure counters, backoff and bans, asked before any hashing. */
   regulator: LoginRegulator;
   setup: SetupTokens;
+  /** Personal API tokens (bearer credentials for /api/v1 and forward auth). */
+  tokens: ApiTokens;
+  /** Reading the audit log (filters, pages, CSV). */
+  auditLog: AuditLog;
   /** The theft check (IP binding) every session use goes through. */
   guard: SessionGuard;
   /** Flushes pending session touches, checkpoints the WAL and closes the database. */
@@ -79,7 +85,9 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const hashGate = new HashGate(config.throttle.max_concurrent_hashes, config.throttle.max_queued_hashes);
   const hasher = new PasswordHasher({ memoryKib: memory_kib, iterations, parallelism }, hashGate);
   const regulator = new LoginRegulator(db, clock, audit, config.throttle);
-  const accounts = new Accounts(db, users, hasher, sessions, audit, clock);
+  const auditLog = new AuditLog(db);
+  const accounts = new Accounts(db, users, hasher, sessions, audit, clock, auditLog);
+  const tokens = new ApiTokens(db, clock, audit, changes);
   const setup = new SetupTokens(db, clock, config.setup.token_lifetime);
   let closed = false;
   const guard = createSessionGuard({ config, sessions, audit, log, users });
@@ -99,6 +107,8 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     hashGate,
     regulator,
     setup,
+    tokens,
+    auditLog,
     close() {
       if (closed || !db.open) return;
       closed = true;

@@ -24,3 +24,21 @@ export function safeRedirectTarget(rd: unknown, cookieDomain: string | undefined
   if (host !== domain && !host.endsWith(`.${domain}`)) return null;
   return url.href;
 }
+
+/**
+ * A return path inside gatehouse itself (after re-authentication or a forced password
+ * change): a plain absolute path, never a scheme-relative `//host` or `/\host`.
+ */
+export function safeLocalPath(path: unknown): string | null {
+  if (typeof path !== 'string' || path.length === 0 || path.length > MAX_RD_LENGTH) return null;
+  if (!path.startsWith('/') || path.startsWith('//') || /[\s\\\p{C}]/u.test(path)) return null;
+  if (/%(?:[01][0-9a-f]|7f|2f|5c)/i.test(path)) return null;
+  try {
+    // Parsed against a dummy origin: anything that leaves it is not a local path.
+    const url = new URL(path, 'http://gatehouse.invalid');
+    if (url.origin !== 'http://gatehouse.invalid') return null;
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return null;
+  }
+}

@@ -11,14 +11,10 @@ export function homeRoutes(ctx: AppContext, guards: Guards) {
   const home: RequestHandler = (req, res) => {
     const user = req.user as Express.User;
     const live = ctx.sessions.lookup(req.sessionID);
-    // One-time notices (e.g. a session ended by theft detection) are shown once.
-    const notices = req.session.flash ?? [];
-    if (notices.length) delete req.session.flash;
     renderPage(res, 'home.njk', {
       title: 'Signed in',
       user,
       admin: isAdmin(user.groups),
-      notices,
       csrfToken: guards.csrfToken(req),
       session: live
         ? {

@@ -98,6 +98,33 @@ export class Audit {
   banLifted(who: Who & { scope: 'ip' | 'user' | 'pair'; until: number; by: string }): void {
     this.write('ban-lifted', who, { scope: who.scope, until: who.until, by: who.by });
   }
+  passwordReset(who: Who & { by: string; sessionsRevoked: number }): void {
+    this.write('password-reset', who, { by: who.by, sessions_revoked: who.sessionsRevoked });
+  }
+  /** Profile or group changes by an administrator; `changes` names fields, never values of secrets. */
+  userUpdated(who: Who & { by: string; changes: Record<string, unknown> }): void {
+    this.write('user-updated', who, { by: who.by, changes: who.changes });
+  }
+  deletionRequested(who: Who): void {
+    this.write('account-deletion-requested', who);
+  }
+  deletionCancelled(who: Who & { by: string }): void {
+    this.write('account-deletion-cancelled', who, { by: who.by });
+  }
+  dataExported(who: Who): void {
+    this.write('personal-data-exported', who);
+  }
+  /** The password asked again before a dangerous action. */
+  reauthenticated(who: Who & { ok: boolean }): void {
+    this.write(who.ok ? 'reauth-succeeded' : 'reauth-failed', who);
+  }
+  /** Tokens are named by their numeric id; the secret and its hash never appear here. */
+  tokenCreated(who: Who & { token: number; scope: string; expiresAt: number; by: string }): void {
+    this.write('api-token-created', who, { token: who.token, scope: who.scope, expires_at: who.expiresAt, by: who.by });
+  }
+  tokenRevoked(who: Who & { token: number; by: string }): void {
+    this.write('api-token-revoked', who, { token: who.token, by: who.by });
+  }
   setupTokenIssued(): void {
     this.write('setup-token-issued', {});
   }

@@ -6,10 +6,12 @@ import { safeRedirectTarget } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { sessionCookieName } from '../http/session.js';
+import { addFlash } from '../http/flash.js';
 import { formatTime, renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
 import { normalizeUsername } from '../users/username.js';
+import { passwordChangeRequired } from './password-policy.js';
 import { checkPasswordInput } from './passwords.js';
 import { setLoginIntent, type createPassport, type LoginFailureInfo } from './passport.js';
 
@@ -48,9 +50,17 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     );
   }
 
+  /** Where a signed-in user goes: on to `rd`, unless they must choose a new password first. */
+  function afterSignIn(user: Express.User, rd: string | null): string {
+    if (passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) {
+      return rd ? `/account/password?rd=${encodeURIComponent(rd)}` : '/account/password';
+    }
+    return rd ?? '/';
+  }
+
   const page: RequestHandler = (req, res) => {
     const rd = typeof req.query.rd === 'string' ? req.query.rd : undefined;
-    if (req.user) return res.redirect(303, safeRedirectTarget(rd, cookieDomain) ?? '/');
+    if (req.user) return res.redirect(303, afterSignIn(req.user as Express.User, safeRedirectTarget(rd, cookieDomain)));
     showForm(req, res, 200, { rd: safeRedirectTarget(rd, cookieDomain) ?? undefined });
   };
 
@@ -123,14 +133,16 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         guarded((loginErr: unknown) => {
           if (loginErr) return next(loginErr);
           const session = handleOf(hashSessionId(req.sessionID));
-          const notices = ctx.sessions.takeTheftNotices(user.id).map(
-            (n) =>
+          for (const n of ctx.sessions.takeTheftNotices(user.id)) {
+            addFlash(
+              req,
               `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
-          );
-          if (notices.length) req.session.flash = [...(req.session.flash ?? []), ...notices];
+              'warning',
+            );
+          }
           ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
           ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session }, 'signed in');
-          res.redirect(303, rd ?? '/');
+          res.redirect(303, afterSignIn(user, rd ?? null));
         }),
       );
     }));

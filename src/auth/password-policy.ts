@@ -41,3 +41,15 @@ export function passwordProblems(password: string, context: PolicyContext): stri
   }
   return problems;
 }
+
+/**
+ * Whether the user must choose a new password before doing anything else: an administrator
+ * set it (reset), or `password.max_age` is configured and the password is older.
+ */
+export function passwordChangeRequired(
+  user: { mustChangePassword: boolean; passwordChangedAt: number },
+  maxAgeMs: number | null,
+  now: number,
+): boolean {
+  return user.mustChangePassword || (maxAgeMs !== null && now - user.passwordChangedAt >= maxAgeMs);
+}

@@ -169,6 +169,11 @@ export const configSchema = z
             parallelism: z.number().int().min(1).max(16).default(1),
           })
           .prefault({}),
+        /**
+         * Forces a password change at the next sign-in once a password is this old. Off by
+         * default: NIST SP 800-63B-4 advises against periodic rotation.
+         */
+        max_age: duration('365d', { min: DAY, max: 3650 * DAY }).nullable().default(null),
       })
       .prefault({}),
     setup: z

@@ -59,7 +59,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     else if (error.status >= 500) log.error({ err: error.cause ?? err, requestId, method: req.method, path: req.path, code: error.code }, 'request failed');
     else log.debug({ requestId, code: error.code, status: error.status, path: req.path }, 'request refused');
     if (res.headersSent) return next(err);
-    if (error.status === 503) res.set('Retry-After', '5');
+    if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
+    else if (error.status === 503) res.set('Retry-After', '5');
     sendError(req, res, error);
   };
 }

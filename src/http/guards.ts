@@ -1,10 +1,16 @@
-// Named guards for the route table: session, CSRF, same-origin, transport, form parsing.
+// Named guards for the route table: session, roles, recent authentication, CSRF,
+// same-origin, transport, form parsing.
 
 import express, { type RequestHandler } from 'express';
 import { csrfSync } from 'csrf-sync';
 import type { AppContext } from '../context.js';
 import { AppError } from '../lib/errors.js';
+import { safeLocalPath } from '../access/redirect.js';
+import { authIsRecent } from '../auth/confirm.js';
+import { passwordChangeRequired } from '../auth/password-policy.js';
 import { clientIp, isLoopback } from '../theft/client-ip.js';
+import { isAdmin } from '../users/groups.js';
+import { takeFlash } from './flash.js';
 import { renderPage } from './views.js';
 
 export interface Guards {
@@ -18,6 +24,18 @@ export interface Guards {
   requireSession: RequestHandler;
   /** Refuses password entry over plain HTTP from another machine. */
   requireSafeTransport: RequestHandler;
+  /** After requireSession: members of the admins group only (403 for everyone else). */
+  requireAdmin: RequestHandler;
+  /**
+   * After requireSession: a user who must choose a new password (reset by an administrator,
+   * or older than password.max_age) is sent to /account/password first.
+   */
+  requireCurrentPassword: RequestHandler;
+  /**
+   * Dangerous actions: the last sign-in or password confirmation must be under 10 minutes
+   * old, or the user is asked for their password again (/reauth) and comes back.
+   */
+  requireRecentAuth: RequestHandler;
   /** The token to put in a page's forms (creates it on first use). */
   csrfToken(req: express.Request): string;
   /** Whether the request carries this session's CSRF token (for pages that answer themselves). */
@@ -81,11 +99,44 @@ export function createGuards(ctx: AppContext): Guards {
     sameOrigin,
     requireCsrf: csrf.csrfSynchronisedProtection,
     requireSession: (req, res, next) => {
-      if (req.user) return next();
+      const user = req.user as Express.User | undefined;
+      if (user) {
+        // The layout's navigation: who is signed in, the admin link, the sign-out form.
+        res.locals.nav = { user, admin: isAdmin(user.groups), path: req.path, csrfToken: csrf.generateToken(req) };
+        // Messages left by the previous form are shown by the page that follows (a GET).
+        if (req.method === 'GET') res.locals.flash = takeFlash(req);
+        return next();
+      }
       if (SAFE_METHODS.has(req.method)) return res.redirect(303, '/login');
       next(new AppError('not-signed-in', 401, 'You are not signed in.'));
     },
     requireSafeTransport,
+    requireAdmin: (req, _res, next) => {
+      const user = req.user as Express.User | undefined;
+      if (user && isAdmin(user.groups)) return next();
+      next(new AppError('forbidden', 403, 'This page is for administrators.'));
+    },
+    requireCurrentPassword: (req, res, next) => {
+      const user = req.user as Express.User | undefined;
+      if (!user || !passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return next();
+      if (SAFE_METHODS.has(req.method)) return res.redirect(303, '/account/password');
+      next(new AppError('password-change-required', 403, 'Choose a new password before doing anything else.'));
+    },
+    requireRecentAuth: (req, res, next) => {
+      if (authIsRecent(ctx, req)) return next();
+      // Back to the page the form was on (same-origin checked already), else to this path.
+      const referer = req.get('referer');
+      let back: string | null = null;
+      if (referer) {
+        try {
+          const url = new URL(referer);
+          if (url.host === req.host) back = safeLocalPath(`${url.pathname}${url.search}`);
+        } catch {
+          back = null;
+        }
+      }
+      res.redirect(303, `/reauth?rd=${encodeURIComponent(back ?? safeLocalPath(req.path) ?? '/')}`);
+    },
     csrfToken: (req) => csrf.generateToken(req),
     csrfValid: (req) => csrf.isRequestValid(req),
   };

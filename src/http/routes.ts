@@ -1,8 +1,10 @@
 // The route table: every path, its method, whether it loads the session, and the named
-// guards that protect it, in one place.
+// guards that protect it, in one place. Page chains read: transport, session, password
+// current, role, recent authentication, form parsing, same-origin, CSRF, handler.
 
 import type { RequestHandler } from 'express';
 import { homeRoutes } from '../account/home.js';
+import { createApiGuards } from '../api/auth.js';
 import { loginRoutes } from '../auth/login-routes.js';
 import type { createPassport } from '../auth/passport.js';
 import { setupRoutes } from '../auth/setup-routes.js';
@@ -11,7 +13,7 @@ import type { Guards } from './guards.js';
 import { healthRoute } from './health.js';
 
 export interface Route {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;
   /** false: answered before the session middleware (no cookie read, no store access). */
   session: boolean;
@@ -21,10 +23,20 @@ export interface Route {
 export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<typeof createPassport>): Route[] {
   const login = loginRoutes(ctx, g, passport);
   const setup = setupRoutes(ctx, g);
-  const account = homeRoutes(ctx, g);
+  const home = homeRoutes(ctx, g);
+  const api = createApiGuards(ctx, g);
+  /** Signed-in pages; a user who must change their password is sent to do that first. */
+  const page = [g.requireSession, g.requireCurrentPassword];
+  /** State-changing forms of signed-in pages. */
+  const form = [g.form, g.sameOrigin, g.requireCsrf];
+  const admin = [...page, g.requireAdmin];
+  void api;
+  void form;
+  void admin;
   return [
     { method: 'get', path: '/healthz', session: false, chain: [healthRoute(ctx)] },
 
+    // ---- sign-in, first-run setup ------------------------------------------------------
     { method: 'get', path: '/login', session: true, chain: [g.requireSafeTransport, login.page] },
     { method: 'post', path: '/login', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, login.csrf, login.submit] },
     { method: 'post', path: '/logout', session: true, chain: [g.form, login.skipIfSignedOut, g.sameOrigin, g.requireCsrf, login.logout] },
@@ -32,6 +44,12 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'get', path: '/setup', session: true, chain: [g.requireSafeTransport, setup.page] },
     { method: 'post', path: '/setup', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, g.requireCsrf, setup.submit] },
 
-    { method: 'get', path: '/', session: true, chain: [g.requireSession, account.home] },
+    { method: 'get', path: '/', session: true, chain: [...page, home.home] },
+
+    // ---- account pages (src/account) -------------------------------------------------
+
+    // ---- admin pages (src/admin) -------------------------------------------------------
+
+    // ---- JSON API /api/v1 (src/api) ----------------------------------------------------
   ];
 }

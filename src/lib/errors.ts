@@ -5,18 +5,22 @@ export class AppError extends Error {
   readonly code: string;
   readonly status: number;
   readonly publicMessage: string;
+  /** Seconds, sent as Retry-After (429, 503). */
+  readonly retryAfter: number | undefined;
 
-  constructor(code: string, status: number, publicMessage: string, options?: { cause?: unknown }) {
+  constructor(code: string, status: number, publicMessage: string, options?: { cause?: unknown; retryAfter?: number }) {
     super(`${code}: ${publicMessage}`, options);
     this.name = 'AppError';
     this.code = code;
     this.status = status;
     this.publicMessage = publicMessage;
+    this.retryAfter = options?.retryAfter;
   }
 }
 
 export const badRequest = (code: string, message: string): AppError => new AppError(code, 400, message);
 export const conflict = (code: string, message: string): AppError => new AppError(code, 409, message);
+export const forbidden = (code: string, message: string): AppError => new AppError(code, 403, message);
 export const notFound = (code: string, message: string): AppError => new AppError(code, 404, message);
 
 /** True for errors that mean the database cannot answer (locked, I/O, closed). */

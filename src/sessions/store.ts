@@ -285,6 +285,26 @@ export class SqliteSessionStore extends session.Store {
     return this.describe(hash);
   }
 
+  /**
+   * Ends one of a user's own live sessions by its full handle; null when the user has no
+   * such live session (another user's handle is not found either, so nothing leaks).
+   */
+  revokeOwn(userId: number, handle: string, reason: SessionEndReason, by: string): SessionInfo | null {
+    const clean = handle.toLowerCase();
+    if (!/^[0-9a-f]{12}$/.test(clean)) return null;
+    const hash = this.db
+      .prepare(
+        `SELECT id_hash FROM sessions
+         WHERE user_id = @userId AND deleted_at IS NULL AND idle_expires_at > @now AND absolute_expires_at > @now
+           AND id_hash >= @low AND id_hash < @high LIMIT 1`,
+      )
+      .pluck()
+      .get({ userId, now: this.clock.now(), low: clean, high: `${clean}g` }) as string | undefined;
+    if (!hash) return null;
+    this.endByHash(hash, reason, undefined, by);
+    return this.describe(hash);
+  }
+
   /** Ends all live sessions of a user except `exceptSid`; returns how many ended. */
   revokeUserSessions(userId: number, reason: SessionEndReason, options: { exceptSid?: string; by?: string } = {}): number {
     this.flushTouches();

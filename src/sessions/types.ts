@@ -1,6 +1,7 @@
 // What gatehouse keeps in a session, and the public view of a stored session.
 
 import type { SessionEndReason } from '../audit/events.js';
+import type { FlashMessage } from '../http/flash.js';
 
 /** Sign-in facts recorded in the session at login; the store copies them into columns. */
 export interface SessionAuth {
@@ -16,8 +17,8 @@ declare module 'express-session' {
   interface SessionData {
     passport?: { user?: number };
     auth?: SessionAuth;
-    /** One-time notices shown on the next page. */
-    flash?: string[];
+    /** One-time messages shown on the next page (src/http/flash.ts). */
+    flash?: FlashMessage[];
   }
 }
 

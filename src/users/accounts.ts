@@ -2,13 +2,14 @@
 // create, change password, disable, enable, delete, and credential checks for sign-in.
 
 import type { Audit } from '../audit/events.js';
+import { AuditLog } from '../audit/query.js';
 import type { Db } from '../db/connection.js';
 import { checkPasswordInput, type PasswordHasher } from '../auth/passwords.js';
 import { passwordProblems } from '../auth/password-policy.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError, badRequest, conflict, notFound } from '../lib/errors.js';
 import type { SqliteSessionStore } from '../sessions/store.js';
-import { validateGroups } from './groups.js';
+import { isAdmin, validateGroups } from './groups.js';
 import { INVISIBLE, normalizeUsername } from './username.js';
 import type { User, UserRepository } from './repository.js';
 
@@ -22,6 +23,7 @@ export class Accounts {
     private readonly sessions: Pick<SqliteSessionStore, 'revokeUserSessions'>,
     private readonly audit: Audit,
     private readonly clock: Clock,
+    private readonly auditLog: AuditLog = new AuditLog(db),
   ) {}
 
   /** Resolves a typed username to an existing user, or throws a 404 AppError. */
@@ -47,15 +49,11 @@ export class Accounts {
   }): Promise<User> {
     const name = normalizeUsername(input.username);
     if (!name.ok) throw badRequest('invalid-username', name.message);
-    const groups = validateGroups(input.groups ?? []);
+    const groups = checkedGroups(input.groups ?? []);
     const password = this.acceptablePassword(input.password, name.username);
     if (this.users.findByUsername(name.username)) throw conflict('user-exists', `A user named "${name.username}" already exists.`);
-    const displayName = (input.displayName ?? '').trim() || name.username;
-    if (displayName.length > 128 || INVISIBLE.test(displayName)) {
-      throw badRequest('invalid-display-name', 'Display names are at most 128 characters, without control or invisible characters.');
-    }
-    const email = input.email?.trim() || null;
-    if (email !== null && !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw badRequest('invalid-email', 'That does not look like an email address.');
+    const displayName = checkedDisplayName(input.displayName ?? '') || name.username;
+    const email = checkedEmail(input.email ?? null);
     const passwordHash = await this.hasher.hash(password);
     try {
       return this.db.transaction(() => {
@@ -71,22 +69,96 @@ export class Accounts {
     }
   }
 
-  async setPassword(rawUsername: string, newPassword: string, by: string, options: { keepSid?: string } = {}): Promise<{ sessionsRevoked: number }> {
+  /**
+   * Sets a new password and ends the user's other sessions (reason `password-changed`).
+   * `keepSid`: the session the user changed it from stays signed in. `reset`: an
+   * administrator chose it, so the user must pick their own at next sign-in.
+   */
+  async setPassword(
+    rawUsername: string,
+    newPassword: string,
+    by: string,
+    options: { keepSid?: string; reset?: boolean; ip?: string } = {},
+  ): Promise<{ sessionsRevoked: number }> {
     const user = this.require(rawUsername);
     const password = this.acceptablePassword(newPassword, user.username);
     const hash = await this.hasher.hash(password);
     return this.db.transaction(() => {
-      this.users.setPasswordHash(user.id, hash, this.clock.now(), { changed: true });
+      this.users.setPasswordHash(user.id, hash, this.clock.now(), { changed: true, mustChange: options.reset === true });
       const revokeOptions = options.keepSid === undefined ? { by } : { by, exceptSid: options.keepSid };
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'password-changed', revokeOptions);
-      this.audit.passwordChanged({ userId: user.id, username: user.username, by, sessionsRevoked });
+      const who = { userId: user.id, username: user.username, ip: options.ip ?? null, by, sessionsRevoked };
+      if (options.reset) this.audit.passwordReset(who);
+      else this.audit.passwordChanged(who);
       return { sessionsRevoked };
     })();
+  }
+
+  /** True when `password` is the user's current password (one gated argon2 verification). */
+  async checkPassword(userId: number, password: string): Promise<boolean> {
+    const input = checkPasswordInput(password);
+    const hash = this.users.passwordHash(userId);
+    if (!input.ok || hash === null) {
+      await this.hasher.verifyNobody(input.ok ? input.password : 'x');
+      return false;
+    }
+    return (await this.hasher.verify(hash, input.password)).ok;
+  }
+
+  /**
+   * Changes display name, email and/or groups (administrators). Refuses to take the last
+   * enabled administrator out of the admins group.
+   */
+  update(rawUsername: string, changes: { displayName?: string; email?: string | null; groups?: string[] }, by: string): User {
+    const user = this.require(rawUsername);
+    const clean: { displayName?: string; email?: string | null; groups?: string[] } = {};
+    const logged: Record<string, unknown> = {};
+    if (changes.displayName !== undefined) {
+      clean.displayName = checkedDisplayName(changes.displayName) || user.username;
+      if (clean.displayName !== user.displayName) logged.display_name = true;
+    }
+    if (changes.email !== undefined) {
+      clean.email = checkedEmail(changes.email);
+      if (clean.email !== user.email) logged.email = true;
+    }
+    if (changes.groups !== undefined) {
+      clean.groups = checkedGroups(changes.groups);
+      if (clean.groups.join(',') !== user.groups.join(',')) logged.groups = { from: user.groups, to: clean.groups };
+    }
+    return this.db.transaction(() => {
+      if (changes.groups !== undefined && isAdmin(user.groups) && !isAdmin(clean.groups ?? [])) this.keepAnAdmin(user);
+      this.users.update(user.id, clean, this.clock.now());
+      if (Object.keys(logged).length) this.audit.userUpdated({ userId: user.id, username: user.username, by, changes: logged });
+      return this.users.findByUsername(user.username) as User;
+    })();
+  }
+
+  /** The user asks for their account to be deleted; an administrator confirms by deleting it. */
+  requestDeletion(userId: number, ip: string | null): void {
+    const user = this.users.findById(userId);
+    if (!user) throw notFound('user-not-found', 'There is no such user.');
+    if (user.deletionRequestedAt !== null) return;
+    this.users.setDeletionRequested(userId, this.clock.now());
+    this.audit.deletionRequested({ userId, username: user.username, ip });
+  }
+
+  cancelDeletion(userId: number, by: string): void {
+    const user = this.users.findById(userId);
+    if (!user) throw notFound('user-not-found', 'There is no such user.');
+    if (user.deletionRequestedAt === null) return;
+    this.users.setDeletionRequested(userId, null);
+    this.audit.deletionCancelled({ userId, username: user.username, by });
+  }
+
+  /** Users who asked to be deleted, oldest request first. */
+  deletionRequests(): User[] {
+    return this.users.list().filter((u) => u.deletionRequestedAt !== null).sort((a, b) => (a.deletionRequestedAt ?? 0) - (b.deletionRequestedAt ?? 0));
   }
 
   disable(rawUsername: string, by: string): { user: User; sessionsRevoked: number } {
     const user = this.require(rawUsername);
     return this.db.transaction(() => {
+      if (isAdmin(user.groups) && !user.disabled) this.keepAnAdmin(user);
       this.users.setDisabled(user.id, true, this.clock.now());
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'user-disabled', { by });
       this.audit.userDisabled({ userId: user.id, username: user.username, by, sessionsRevoked });
@@ -101,15 +173,29 @@ export class Accounts {
     return user;
   }
 
+  /**
+   * Deletes a user and their personal data: sessions end and keep only an anonymous
+   * tombstone (so they cannot be saved back), API tokens go (cascade), and audit entries
+   * keep the never-reused numeric id but lose the username.
+   */
   delete(rawUsername: string, by: string): { user: User; sessionsRevoked: number } {
     const user = this.require(rawUsername);
     return this.db.transaction(() => {
-      // Ended sessions stay as tombstones (user_id becomes NULL) so they cannot be saved back.
+      if (isAdmin(user.groups) && !user.disabled) this.keepAnAdmin(user);
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'user-deleted', { by });
+      this.db.prepare("UPDATE sessions SET data = '{}', bound_ip = NULL, user_agent = NULL, delete_detail = NULL WHERE user_id = ?").run(user.id);
       this.users.delete(user.id);
-      this.audit.userDeleted({ userId: user.id, username: user.username, by, sessionsRevoked });
+      this.auditLog.anonymize(user.id, user.username);
+      this.audit.userDeleted({ userId: user.id, by, sessionsRevoked });
       return { user, sessionsRevoked };
     })();
+  }
+
+  /** Refuses a change that would leave no enabled administrator (nobody could manage the household). */
+  private keepAnAdmin(user: User): void {
+    if (this.users.countEnabledAdmins() <= 1) {
+      throw conflict('last-admin', `${user.username} is the only enabled administrator; make someone else an administrator first.`);
+    }
   }
 
   /**
@@ -131,11 +217,43 @@ export class Accounts {
     return { ok: true, user: found.user };
   }
 
+  /** The policy check alone, for the strength meter and forms (same rules as setting it). */
+  passwordProblems(password: string, username: string): string[] {
+    const input = checkPasswordInput(password);
+    if (!input.ok) return [input.message];
+    return passwordProblems(input.password, { username });
+  }
+
   private acceptablePassword(raw: string, username: string): string {
     const input = checkPasswordInput(raw);
     if (!input.ok) throw badRequest('invalid-password', input.message);
     const problems = passwordProblems(input.password, { username });
     if (problems.length) throw new AppError('weak-password', 400, problems.join(' '));
     return input.password;
+  }
+}
+
+function checkedDisplayName(raw: string): string {
+  const name = raw.trim();
+  if (name.length > 128 || INVISIBLE.test(name)) {
+    throw badRequest('invalid-display-name', 'Display names are at most 128 characters, without control or invisible characters.');
+  }
+  return name;
+}
+
+function checkedEmail(raw: string | null): string | null {
+  const email = raw?.trim() || null;
+  if (email !== null && (INVISIBLE.test(email) || !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email))) {
+    throw badRequest('invalid-email', 'That does not look like an email address.');
+  }
+  return email;
+}
+
+function checkedGroups(groups: string[]): string[] {
+  try {
+    return validateGroups(groups);
+  } catch (err) {
+    if (err instanceof RangeError) throw badRequest('invalid-groups', `${err.message}.`);
+    throw err;
   }
 }

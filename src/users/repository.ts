@@ -2,6 +2,7 @@
 
 import { ExternalChanges } from '../db/change-watcher.js';
 import type { Db } from '../db/connection.js';
+import { ADMIN_GROUP } from './groups.js';
 
 export interface User {
   id: number;
@@ -14,6 +15,8 @@ export interface User {
   createdAt: number;
   passwordChangedAt: number;
   lastLoginAt: number | null;
+  /** Set when the user asked for their account to be deleted (an administrator confirms). */
+  deletionRequestedAt: number | null;
 }
 
 interface UserRow {
@@ -28,6 +31,7 @@ interface UserRow {
   created_at: number;
   password_changed_at: number;
   last_login_at: number | null;
+  deletion_requested_at: number | null;
 }
 
 const toUser = (r: UserRow): User => ({
@@ -41,6 +45,7 @@ const toUser = (r: UserRow): User => ({
   createdAt: r.created_at,
   passwordChangedAt: r.password_changed_at,
   lastLoginAt: r.last_login_at,
+  deletionRequestedAt: r.deletion_requested_at,
 });
 
 const CACHE_MAX = 10_000;
@@ -108,16 +113,52 @@ export class UserRepository {
     return toUser(row);
   }
 
-  setPasswordHash(id: number, hash: string, now: number, options: { changed: boolean }): void {
+  /** `mustChange`: an administrator set it, so the user must choose their own at next sign-in. */
+  setPasswordHash(id: number, hash: string, now: number, options: { changed: boolean; mustChange?: boolean }): void {
     this.cache.delete(id);
     if (options.changed) {
       this.db
-        .prepare('UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = 0, updated_at = ? WHERE id = ?')
-        .run(hash, now, now, id);
+        .prepare('UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, updated_at = ? WHERE id = ?')
+        .run(hash, now, options.mustChange ? 1 : 0, now, id);
     } else {
       // Same password, stronger parameters: not a password change.
       this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, id);
     }
+  }
+
+  /** The stored hash, for confirming a signed-in user's password. */
+  passwordHash(id: number): string | null {
+    return (this.db.prepare('SELECT password_hash FROM users WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
+  }
+
+  update(id: number, changes: { displayName?: string; email?: string | null; groups?: string[] }, now: number): void {
+    this.cache.delete(id);
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { id, now };
+    if (changes.displayName !== undefined) {
+      sets.push('display_name = @displayName');
+      params.displayName = changes.displayName;
+    }
+    if (changes.email !== undefined) {
+      sets.push('email = @email');
+      params.email = changes.email;
+    }
+    if (changes.groups !== undefined) {
+      sets.push('groups = @groups');
+      params.groups = JSON.stringify(changes.groups);
+    }
+    if (!sets.length) return;
+    this.db.prepare(`UPDATE users SET ${sets.join(', ')}, updated_at = @now WHERE id = @id`).run(params);
+  }
+
+  setDeletionRequested(id: number, at: number | null): void {
+    this.cache.delete(id);
+    this.db.prepare('UPDATE users SET deletion_requested_at = ? WHERE id = ?').run(at, id);
+  }
+
+  /** Enabled members of the administrators' group. */
+  countEnabledAdmins(): number {
+    return this.db.prepare('SELECT count(*) FROM users WHERE disabled = 0 AND EXISTS (SELECT 1 FROM json_each(groups) WHERE value = ?)').pluck().get(ADMIN_GROUP) as number;
   }
 
   setDisabled(id: number, disabled: boolean, now: number): void {

@@ -21,7 +21,7 @@ export function tempDir(prefix = 'gatehouse-test-'): string {
  */
 export function testConfig(dataDir: string, raw: Record<string, unknown> = {}): Config {
   const config = validateConfig({ ...raw, data_dir: dataDir, log: { level: 'silent' } }, 'test');
-  return { ...config, password: { argon2: { memory_kib: 1024, iterations: 1, parallelism: 1 } } };
+  return { ...config, password: { ...config.password, argon2: { memory_kib: 1024, iterations: 1, parallelism: 1 } } };
 }
 
 export interface TestApp {

@@ -21,6 +21,8 @@ describe('sign-in and sign-out', () => {
   beforeEach(async () => {
     app = await startApp();
     await addUser(app.ctx, 'alice', { groups: ['admins'] });
+    // A second administrator: gatehouse never disables or deletes the last one.
+    await addUser(app.ctx, 'root', { groups: ['admins'] });
   });
   afterEach(() => app.close());
 

@@ -114,10 +114,10 @@ describe('session store: touches, cache and revocation', () => {
   describe('the cache', () => {
     it('serves a hot session from memory without reading the row again', async () => {
       f = openStore();
-      await set(f.store, 'sid-hot', signedIn(f.alice, {}, { flash: ['cached'] }));
+      await set(f.store, 'sid-hot', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
       // Same connection: SQLite's data_version does not move, so the cache stays warm.
       f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
-      expect(await get(f.store, 'sid-hot')).to.deep.include({ flash: ['cached'] });
+      expect(await get(f.store, 'sid-hot')).to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
     });
 
     it('does not serve a cached session after revoke, revokeUserSessions or revokeByHandle', async () => {
@@ -161,18 +161,18 @@ describe('session store: touches, cache and revocation', () => {
 
     it('does not cache pre-login sessions, so login-page visitors cannot push signed-in ones out', async () => {
       f = openStore({ session: { cache_size: 2 } });
-      await set(f.store, 'sid-member', signedIn(f.alice, {}, { flash: ['cached'] }));
+      await set(f.store, 'sid-member', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
       for (let i = 0; i < 5; i++) await set(f.store, `sid-visitor-${i}`, anonymous());
       f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
-      expect(await get(f.store, 'sid-member')).to.deep.include({ flash: ['cached'] });
+      expect(await get(f.store, 'sid-member')).to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
     });
 
     it('holds at most cache_size sessions, dropping the least recently used', async () => {
       f = openStore({ session: { cache_size: 2 } });
-      for (const sid of ['sid-a', 'sid-b', 'sid-c']) await set(f.store, sid, signedIn(f.alice, {}, { flash: ['cached'] }));
+      for (const sid of ['sid-a', 'sid-b', 'sid-c']) await set(f.store, sid, signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
       f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
-      expect(await get(f.store, 'sid-c'), 'still cached').to.deep.include({ flash: ['cached'] });
-      expect(await get(f.store, 'sid-b'), 'still cached').to.deep.include({ flash: ['cached'] });
+      expect(await get(f.store, 'sid-c'), 'still cached').to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
+      expect(await get(f.store, 'sid-b'), 'still cached').to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
       expect(await get(f.store, 'sid-a'), 'evicted: read from the row').to.deep.include({ flash: ['row'] });
       expect(await get(f.store, 'sid-c'), 'evicted by sid-a').to.deep.include({ flash: ['row'] });
     });

@@ -36,7 +36,7 @@ describe('session store: Store API', () => {
     });
 
     it('round-trips the session data through set and get', async () => {
-      const sess = signedIn(f.alice, { ip: '198.51.100.7' }, { flash: ['Welcome back'] });
+      const sess = signedIn(f.alice, { ip: '198.51.100.7' }, { flash: [{ kind: 'notice', text: 'Welcome back' }] });
       await set(f.store, 'sid-roundtrip', sess);
       expect(await get(f.store, 'sid-roundtrip')).to.deep.equal(sess);
     });
@@ -81,7 +81,7 @@ describe('session store: Store API', () => {
       await destroy(f.store, 'sid-late');
       const deletedAt = f.clock.now();
       f.clock.advance(1000);
-      await set(f.store, 'sid-late', { ...sess, flash: ['saved by a slow request'] });
+      await set(f.store, 'sid-late', { ...sess, flash: [{ kind: 'notice', text: 'saved by a slow request' }] });
       expect(await get(f.store, 'sid-late')).to.equal(null);
       const row = rowOf(f.ctx, hashSessionId('sid-late'));
       expect(row).to.include({ deleted_at: deletedAt, delete_reason: 'regenerated' });
@@ -129,9 +129,9 @@ describe('session store: Store API', () => {
       await touch(f.store, 'sid-pending', signedIn(f.alice)); // coalesced: held in memory
       f.clock.advance(HOUR - 10_000); // past 1h from the last write, not from the last use
       expect(await get(f.store, 'sid-pending')).to.not.equal(null);
-      await set(f.store, 'sid-pending', signedIn(f.alice, {}, { flash: ['still here'] }));
+      await set(f.store, 'sid-pending', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'still here' }] }));
       expect(rowOf(f.ctx, hashSessionId('sid-pending'))?.deleted_at).to.equal(null);
-      expect(await get(f.store, 'sid-pending')).to.deep.include({ flash: ['still here'] });
+      expect(await get(f.store, 'sid-pending')).to.deep.include({ flash: [{ kind: 'notice', text: 'still here' }] });
       expect(blocked()).to.have.length(0);
     });
   });
@@ -201,11 +201,11 @@ describe('session store: Store API', () => {
       await set(f.store, 'sid-update', signedIn(f.alice));
       const created = f.clock.now();
       f.clock.advance(10 * MINUTE);
-      await set(f.store, 'sid-update', signedIn(f.alice, {}, { flash: ['changed'] }));
+      await set(f.store, 'sid-update', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'changed' }] }));
       const row = rowOf(f.ctx, hashSessionId('sid-update'));
       expect(row).to.include({ created_at: created, absolute_expires_at: created + DAY, last_seen_at: created + 10 * MINUTE });
       expect(row?.idle_expires_at).to.equal(created + 10 * MINUTE + HOUR);
-      expect(JSON.parse(row?.data ?? '{}')).to.deep.include({ flash: ['changed'] });
+      expect(JSON.parse(row?.data ?? '{}')).to.deep.include({ flash: [{ kind: 'notice', text: 'changed' }] });
     });
 
     it('never changes the bound IP or user agent of an existing session on update', async () => {
@@ -239,7 +239,7 @@ describe('session store: Store API', () => {
       await set(f.store, 'sid-will-expire', signedIn(f.alice));
       f.clock.advance(50 * MINUTE);
       await set(f.store, 'sid-live-a', signedIn(f.alice));
-      await set(f.store, 'sid-live-b', anonymous({ flash: ['b'] }));
+      await set(f.store, 'sid-live-b', anonymous({ flash: [{ kind: 'notice', text: 'b' }] }));
       await set(f.store, 'sid-destroyed', signedIn(f.bob));
       await destroy(f.store, 'sid-destroyed');
       f.clock.advance(14 * MINUTE); // sid-will-expire is now past its idle limit, not yet marked
@@ -254,7 +254,7 @@ describe('session store: Store API', () => {
       await population();
       const sessions = await all(f.store);
       expect(Object.keys(sessions).sort()).to.deep.equal([hashSessionId('sid-live-a'), hashSessionId('sid-live-b')].sort());
-      expect(sessions[hashSessionId('sid-live-b')]).to.deep.include({ flash: ['b'] });
+      expect(sessions[hashSessionId('sid-live-b')]).to.deep.include({ flash: [{ kind: 'notice', text: 'b' }] });
     });
 
     it('soft-deletes every live session with reason "cleared" on clear()', async () => {

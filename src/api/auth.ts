@@ -1,0 +1,134 @@
+// Authentication and authorization for /api/v1: a personal API token (`Authorization:
+// Bearer`, scoped) or the session cookie (state changes then need X-CSRF-Token and a
+// same-origin request). JSON bodies are parsed here, small and shallow.
+
+import express, { type Request, type RequestHandler } from 'express';
+import type { AppContext } from '../context.js';
+import type { Guards } from '../http/guards.js';
+import { passwordChangeRequired } from '../auth/password-policy.js';
+import { AppError } from '../lib/errors.js';
+import { clientIp } from '../theft/client-ip.js';
+import { scopeAllows, type TokenInfo, type TokenScope } from '../tokens/api-tokens.js';
+import { isAdmin } from '../users/groups.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set when the request authenticated with an API token rather than the session cookie. */
+      apiToken?: TokenInfo;
+    }
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const MAX_JSON_DEPTH = 4;
+
+/** Paths a user who must change their password may still use. */
+const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['/api/v1/me', '/api/v1/me/password', '/api/v1/csrf']);
+
+function depth(value: unknown, level = 0): number {
+  if (level > MAX_JSON_DEPTH || value === null || typeof value !== 'object') return level;
+  let max = level;
+  for (const v of Object.values(value as Record<string, unknown>)) max = Math.max(max, depth(v, level + 1));
+  return max;
+}
+
+const invalidToken = () => new AppError('invalid-token', 401, 'The API token is missing, malformed, expired or revoked.');
+
+export interface ApiGuards {
+  /** JSON bodies only (415 otherwise), at most 16 kB and 4 levels deep. */
+  json: RequestHandler;
+  /** A token's scope (and for `admin`, membership of the admins group) must cover the route. */
+  read: RequestHandler[];
+  write: RequestHandler[];
+  admin: RequestHandler[];
+  /** Cookie sessions only (creating tokens, re-authenticating): a token cannot mint tokens. */
+  sessionOnly: RequestHandler[];
+}
+
+export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
+  const parseJson = express.json({ limit: '16kb', strict: true, type: () => true });
+
+  const json: RequestHandler = (req, res, next) => {
+    if (SAFE_METHODS.has(req.method) || req.method === 'DELETE') return next();
+    const length = Number(req.headers['content-length'] ?? 0);
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    if (length === 0 && !chunked) {
+      req.body = {};
+      return next();
+    }
+    if (!req.is('application/json')) return next(new AppError('unsupported-media-type', 415, 'Send the body as application/json.'));
+    parseJson(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const body: unknown = req.body;
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) return next(new AppError('malformed-body', 400, 'The body must be a JSON object.'));
+      if (depth(body) > MAX_JSON_DEPTH) return next(new AppError('malformed-body', 400, `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`));
+      next();
+    });
+  };
+
+  /** Resolves who is calling: a bearer token wins over the cookie (it is never ambient). */
+  const authenticate: RequestHandler = (req, res, next) => {
+    // Every API answer is about someone: never stored by a browser or proxy cache.
+    res.set('Cache-Control', 'no-store');
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const match = /^Bearer ([\x21-\x7e]{1,200})$/i.exec(header.trim());
+      const token = match ? ctx.tokens.authenticate(match[1] as string, clientIp(req)) : null;
+      const user = token ? ctx.users.findById(token.userId) : null;
+      if (!token || !user || user.disabled) {
+        res.set('WWW-Authenticate', 'Bearer realm="gatehouse", error="invalid_token"');
+        return next(invalidToken());
+      }
+      req.apiToken = token;
+      req.user = user as Express.User;
+      return next();
+    }
+    if (!req.user) {
+      res.set('WWW-Authenticate', 'Bearer realm="gatehouse"');
+      return next(new AppError('not-signed-in', 401, 'Sign in, or send a personal API token as "Authorization: Bearer <token>".'));
+    }
+    next();
+  };
+
+  const passwordGate: RequestHandler = (req, _res, next) => {
+    const user = req.user as Express.User;
+    if (req.apiToken || !passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return next();
+    if (ALLOWED_BEFORE_PASSWORD_CHANGE.has(req.path)) return next();
+    next(new AppError('password-change-required', 403, 'Choose a new password first (PUT /api/v1/me/password).'));
+  };
+
+  /** Cookie sessions: state changes are same-origin and carry X-CSRF-Token. */
+  const csrfForCookies: RequestHandler = (req, res, next) => {
+    if (req.apiToken || SAFE_METHODS.has(req.method)) return next();
+    guards.sameOrigin(req, res, (err?: unknown) => (err ? next(err) : guards.requireCsrf(req, res, next)));
+  };
+
+  const needScope =
+    (scope: TokenScope): RequestHandler =>
+    (req: Request, _res, next) => {
+      const user = req.user as Express.User;
+      if (scope === 'admin' && !isAdmin(user.groups)) return next(new AppError('forbidden', 403, 'This needs an administrator.'));
+      const token = req.apiToken;
+      const needed: TokenScope = scope === 'read' && !SAFE_METHODS.has(req.method) ? 'write' : scope;
+      if (token && !scopeAllows(token.scope, needed)) {
+        return next(new AppError('insufficient-scope', 403, `This API token has the "${token.scope}" scope; this needs "${needed}".`));
+      }
+      next();
+    };
+
+  const sessionOnly: RequestHandler = (req, _res, next) => {
+    if (req.apiToken) return next(new AppError('session-required', 403, 'This needs a signed-in browser session; API tokens cannot do it.'));
+    next();
+  };
+
+  const base = [authenticate, passwordGate, csrfForCookies, json];
+  return {
+    json,
+    read: [...base, needScope('read')],
+    write: [...base, needScope('write')],
+    admin: [...base, needScope('admin')],
+    sessionOnly: [...base, sessionOnly],
+  };
+}
