@@ -2,7 +2,7 @@
 // for absolute https/wss URLs whose parsed host is the cookie domain or a subdomain of it.
 
 import { expect } from 'chai';
-import { safeRedirectTarget } from '../../../src/access/redirect.js';
+import { safeLocalPath, safeRedirectTarget } from '../../../src/access/redirect.js';
 
 const DOMAIN = 'home.example';
 
@@ -119,5 +119,34 @@ describe('safe redirects (rd)', () => {
     expect(safeRedirectTarget('https://app.home.example/', 'app.home.example')).to.equal('https://app.home.example/');
     expect(safeRedirectTarget('https://other.home.example/', 'app.home.example')).to.equal(null);
     expect(safeRedirectTarget('https://home.example/', 'app.home.example')).to.equal(null);
+  });
+});
+
+describe('local return paths (after re-authentication or a forced password change)', () => {
+  it('keeps plain absolute paths with their query', () => {
+    expect(safeLocalPath('/admin/users/bob')).to.equal('/admin/users/bob');
+    expect(safeLocalPath('/admin/audit?event=login-failed&user=a')).to.equal('/admin/audit?event=login-failed&user=a');
+  });
+
+  it('refuses anything that could leave gatehouse', () => {
+    for (const path of [
+      '//evil.example/',
+      '/\\evil.example',
+      '\\\\evil.example',
+      'https://evil.example/',
+      'javascript:alert(1)',
+      'admin',
+      '/%2F%2Fevil.example',
+      '/%5Cevil.example',
+      '/a\r\nSet-Cookie: x=1',
+      '/a%0d%0aSet-Cookie:x',
+      '/\tevil',
+      '',
+      `/${'a'.repeat(3000)}`,
+    ]) {
+      expect(safeLocalPath(path), JSON.stringify(path)).to.equal(null);
+    }
+    expect(safeLocalPath(['/admin'])).to.equal(null);
+    expect(safeLocalPath(undefined)).to.equal(null);
   });
 });
