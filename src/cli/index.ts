@@ -8,6 +8,7 @@ import { AppError } from '../lib/errors.js';
 import { displayBase, setupLink, startServer } from '../server.js';
 import { validateGroups } from '../users/groups.js';
 import { normalizeUsername } from '../users/username.js';
+import type { User } from '../users/repository.js';
 import { explainAccess } from './access-check.js';
 import { liftBans, listBans } from './bans.js';
 import { CliError, formatTime, obtainPassword, printTable } from './io.js';
@@ -126,7 +127,7 @@ function program(io: Io): Command {
         printTable(
           io.out,
           ['USERNAME', 'NAME', 'GROUPS', 'STATUS', 'LAST LOGIN'],
-          users.map((u) => [u.username, u.displayName, u.groups.join(',') || '-', u.disabled ? 'disabled' : 'active', formatTime(u.lastLoginAt)]),
+          users.map((u) => [u.username, u.displayName, u.groups.join(',') || '-', userStatus(u), formatTime(u.lastLoginAt)]),
         );
       }),
     );
@@ -134,12 +135,32 @@ function program(io: Io): Command {
     .command('passwd <name>')
     .description("set a user's password; ends all of that user's sessions")
     .option('--password-stdin', 'read the password from standard input')
-    .action((name: string, opts: { passwordStdin?: boolean }) =>
+    .option('--must-change', 'a temporary password: the user must choose a new one at the next sign-in')
+    .action((name: string, opts: { passwordStdin?: boolean; mustChange?: boolean }) =>
       withContext(async (ctx) => {
         ctx.accounts.require(name);
         const password = await obtainPassword(opts.passwordStdin === true);
-        const { sessionsRevoked } = await ctx.accounts.setPassword(name, password, by);
-        io.out(`password changed; ${sessionsRevoked} session(s) ended`);
+        const { sessionsRevoked } = await ctx.accounts.setPassword(name, password, by, { reset: opts.mustChange === true });
+        io.out(`password changed; ${sessionsRevoked} session(s) ended${opts.mustChange ? '; a new one must be chosen at the next sign-in' : ''}`);
+      }),
+    );
+  user
+    .command('edit <name>')
+    .description("change a user's display name, email or groups")
+    .option('--display-name <name>', 'the name shown on pages')
+    .option('--email <address>', 'email address ("" removes it)')
+    .option('-g, --group <group...>', 'the complete new list of groups')
+    .option('--no-groups', 'remove the user from every group')
+    .action((name: string, opts: { displayName?: string; email?: string; group?: string[]; groups?: boolean }) =>
+      withContext((ctx) => {
+        const changes = {
+          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+          ...(opts.email !== undefined ? { email: opts.email } : {}),
+          ...(opts.group !== undefined ? { groups: opts.group } : opts.groups === false ? { groups: [] } : {}),
+        };
+        if (!Object.keys(changes).length) throw new CliError('nothing to change: give --display-name, --email, --group or --no-groups', 2);
+        const u = ctx.accounts.update(name, changes, by);
+        io.out(`updated ${u.username}: name "${u.displayName}", email ${u.email ?? '-'}, groups ${u.groups.join(',') || '-'}`);
       }),
     );
   user
@@ -264,4 +285,11 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     io.err(`gatehouse: unexpected error: ${(err as Error).message ?? String(err)}`);
     return 1;
   }
+}
+
+function userStatus(u: User): string {
+  const flags = [u.disabled ? 'disabled' : 'active'];
+  if (u.mustChangePassword) flags.push('must change password');
+  if (u.deletionRequestedAt !== null) flags.push('asked to be deleted');
+  return flags.join(', ');
 }

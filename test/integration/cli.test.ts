@@ -222,6 +222,38 @@ describe('gatehouse CLI (real command in a child process)', function () {
       expect((await listUsers(dir)).map((u) => u.username)).to.deep.equal(['bob']);
     });
 
+    it('passwd --must-change sets a temporary password the user must replace at the next sign-in', async () => {
+      await addWithCli(dir, 'alice');
+      const res = await gatehouse(dir, ['user', 'passwd', 'alice', '--must-change', '--password-stdin'], { input: `${NEW_PASSWORD}\n` });
+      expect(res.code, res.stderr).to.equal(0);
+      expect(res.stdout).to.include('must be chosen at the next sign-in');
+      expect((await listUsers(dir)).find((u) => u.username === 'alice')?.mustChangePassword).to.equal(true);
+      expect((await gatehouse(dir, ['user', 'list'])).stdout).to.match(/^alice\s+alice\s+-\s+active, must change password/m);
+    });
+
+    it('edit changes name, email and groups, and validates them', async () => {
+      await addWithCli(dir, 'alice', GOOD_PASSWORD, ['admins']);
+      await addWithCli(dir, 'bob');
+      const res = await gatehouse(dir, ['user', 'edit', 'bob', '--display-name', 'Bob B.', '--email', 'bob@home.example', '--group', 'family', 'media']);
+      expect(res.code, res.stderr).to.equal(0);
+      expect(res.stdout.trim()).to.equal('updated bob: name "Bob B.", email bob@home.example, groups family,media');
+      const bad = await gatehouse(dir, ['user', 'edit', 'bob', '--group', 'no spaces']);
+      expect(bad.code).to.equal(1);
+      expect(bad.stderr).to.include('invalid group name');
+      expect((await gatehouse(dir, ['user', 'edit', 'bob'])).code).to.equal(2);
+      expect((await listUsers(dir)).find((u) => u.username === 'bob')?.groups).to.deep.equal(['family', 'media']);
+    });
+
+    it('refuses to disable, delete or demote the last enabled administrator', async () => {
+      await addWithCli(dir, 'alice', GOOD_PASSWORD, ['admins']);
+      for (const args of [['user', 'disable', 'alice'], ['user', 'delete', 'alice'], ['user', 'edit', 'alice', '--no-groups']]) {
+        const res = await gatehouse(dir, args);
+        expect(res.code, args.join(' ')).to.equal(1);
+        expect(res.stderr, args.join(' ')).to.include('only enabled administrator');
+      }
+      expect((await listUsers(dir)).map((u) => [u.username, u.groups, u.disabled])).to.deep.equal([['alice', ['admins'], false]]);
+    });
+
     it('answers exit 1 "No user named" for an unknown user in every user and session command', async () => {
       await addWithCli(dir, 'alice');
       const commands = [
