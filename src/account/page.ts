@@ -1,0 +1,94 @@
+// The /account page's content: profile, this user's sessions (live and recently ended),
+// personal API tokens, "my data" and the deletion request, gathered for views/account.njk.
+
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { SessionEndReason } from '../audit/events.js';
+import { passwordChangeRequired } from '../auth/password-policy.js';
+import type { AppContext } from '../context.js';
+import type { Guards } from '../http/guards.js';
+import { renderPage } from '../http/views.js';
+import { AppError } from '../lib/errors.js';
+import type { TokenInfo } from '../tokens/api-tokens.js';
+import { isAdmin } from '../users/groups.js';
+import { INVISIBLE } from '../users/username.js';
+import { mySessions } from './sessions.js';
+
+/** Why a session ended, in words a household member understands. */
+const END_REASONS: Record<SessionEndReason, string> = {
+  logout: 'Signed out',
+  expired: 'Expired',
+  'ip-mismatch': 'Ended for safety: used from another network',
+  revoked: 'Signed out from another device',
+  'password-changed': 'Password changed',
+  'user-disabled': 'Account disabled',
+  'user-deleted': 'Account deleted',
+  'session-limit': 'Too many sessions at once',
+  regenerated: 'Replaced at sign-in',
+  cleared: 'Ended by an administrator',
+};
+
+export const TOKEN_LIFETIME_DEFAULT_DAYS = 90;
+
+/** Messages and one-time values shown in a section of the page after a form. */
+export interface AccountPageExtras {
+  tokenError?: string;
+  deleteError?: string;
+  /** A token just created: shown this once, never again. */
+  newToken?: { token: string; info: TokenInfo };
+  /** What the token form had, so a refused form keeps its values. */
+  tokenForm?: { name: string; scope: string; expires_in_days: string };
+}
+
+export function tokenState(t: TokenInfo, now: number): 'revoked' | 'expired' | 'active' {
+  if (t.revokedAt !== null) return 'revoked';
+  return t.expiresAt <= now ? 'expired' : 'active';
+}
+
+export function renderAccount(ctx: AppContext, guards: Guards, req: Request, res: Response, extras: AccountPageExtras = {}, status = 200): void {
+  const user = req.user as Express.User;
+  const now = ctx.clock.now();
+  const fresh = ctx.users.findById(user.id) ?? user;
+  const { live, ended } = mySessions(ctx, user.id, req.sessionID ?? null);
+  const admin = isAdmin(user.groups);
+  renderPage(
+    res,
+    'account.njk',
+    {
+      title: 'My account',
+      mainClass: 'wide',
+      user: fresh,
+      admin,
+      csrfToken: guards.csrfToken(req),
+      passwordChangeRequired: passwordChangeRequired(fresh, ctx.config.password.max_age, now),
+      live,
+      others: live.filter((s) => !s.current).length,
+      ended: ended.map((s) => ({ ...s, reason: s.deleteReason ? END_REASONS[s.deleteReason] ?? s.deleteReason : 'Ended' })),
+      tokens: ctx.tokens.list(user.id).map((t) => ({ ...t, state: tokenState(t, now) })),
+      scopes: admin ? ['read', 'write', 'admin'] : ['read', 'write'],
+      tokenForm: extras.tokenForm ?? { name: '', scope: 'read', expires_in_days: String(TOKEN_LIFETIME_DEFAULT_DAYS) },
+      ...extras,
+    },
+    status,
+  );
+}
+
+/** A single text field of a form: a string (not an array), bounded, without control characters. */
+export function text(field: string, max: number) {
+  return z
+    .string({ error: `${field} must be a single text value.` })
+    .max(max, { error: `${field} is too long (at most ${max} characters).` })
+    .refine((v) => !INVISIBLE.test(v), { error: `${field} contains control or invisible characters.` });
+}
+
+/** A password field: any characters but NUL are allowed; checked again by the domain. */
+export function passwordText(field: string) {
+  return z.string({ error: `${field} must be a single text value.` }).max(1024, { error: `${field} is too long.` });
+}
+
+/** Parses a form body with `schema`; a 400 with the first problem otherwise. */
+export function parseForm<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) throw new AppError('invalid-form', 400, parsed.error.issues[0]?.message ?? 'The form was not filled in correctly.');
+  return parsed.data;
+}

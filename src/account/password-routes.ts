@@ -1,0 +1,118 @@
+// HTTP adapters for changing one's own password (/account/password, also the page a forced
+// change leads to) and for the strength meter's check (POST /password/strength).
+
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
+import { confirmPassword } from '../auth/confirm.js';
+import { passwordChangeRequired } from '../auth/password-policy.js';
+import type { AppContext } from '../context.js';
+import { addFlash } from '../http/flash.js';
+import type { Guards } from '../http/guards.js';
+import { renderPage } from '../http/views.js';
+import { formatDuration } from '../lib/duration.js';
+import { AppError } from '../lib/errors.js';
+import { clientIp } from '../theft/client-ip.js';
+import { parseForm, passwordText, text } from './page.js';
+import { passwordStrength } from './strength.js';
+
+const changeForm = z.object({
+  current_password: passwordText('The current password'),
+  new_password: passwordText('The new password'),
+  rd: z.string({ error: 'rd must be a single text value.' }).max(2048, { error: 'rd is too long.' }).optional(),
+});
+
+const strengthBody = z.object({
+  password: z.string({ error: 'password must be a string.' }).max(1024, { error: 'The password is too long.' }),
+  username: text('username', 256).optional(),
+});
+
+export function passwordRoutes(ctx: AppContext, guards: Guards) {
+  const cookieDomain = ctx.config.session.cookie_domain;
+
+  /** Where to go after the change: an app in the cookie domain, a page of gatehouse, or null. */
+  const target = (rd: unknown): string | null => safeRedirectTarget(rd, cookieDomain) ?? safeLocalPath(rd);
+
+  /** Why this user must choose a new password now, or null when it is their own choice. */
+  function requiredBecause(user: Express.User): string | null {
+    const fresh = ctx.users.findById(user.id) ?? user;
+    const maxAge = ctx.config.password.max_age;
+    if (!passwordChangeRequired(fresh, maxAge, ctx.clock.now())) return null;
+    if (fresh.mustChangePassword) return 'An administrator set a temporary password for you. Choose your own password to continue.';
+    return `Your password is older than ${formatDuration(maxAge ?? 0)}, the limit set for this gatehouse. Choose a new one to continue.`;
+  }
+
+  function showForm(req: Request, res: Response, status: number, extra: { error?: string; problems?: string[]; rd?: string | null } = {}): void {
+    const user = req.user as Express.User;
+    renderPage(
+      res,
+      'account-password.njk',
+      {
+        title: 'Change password',
+        user,
+        csrfToken: guards.csrfToken(req),
+        required: requiredBecause(user),
+        error: extra.error,
+        problems: extra.problems ?? [],
+        rd: extra.rd ?? undefined,
+      },
+      status,
+    );
+  }
+
+  const page: RequestHandler = (req, res) => showForm(req, res, 200, { rd: target(req.query.rd) });
+
+  const submit: RequestHandler = async (req, res) => {
+    const user = req.user as Express.User;
+    const rd = target((req.body as Record<string, unknown> | undefined)?.rd);
+    let form;
+    try {
+      form = parseForm(changeForm, req.body);
+    } catch (err) {
+      return showForm(req, res, 400, { error: (err as AppError).publicMessage, rd });
+    }
+    // The policy first: cheap, and a refused new password costs no throttle attempt.
+    const problems = ctx.accounts.passwordProblems(form.new_password, user.username);
+    if (problems.length) return showForm(req, res, 400, { error: 'The new password cannot be used:', problems, rd });
+    try {
+      await confirmPassword(ctx, req, form.current_password);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      if (err.retryAfter !== undefined) res.set('Retry-After', String(err.retryAfter));
+      return showForm(req, res, err.status, { error: err.publicMessage, rd });
+    }
+    let revoked: number;
+    try {
+      ({ sessionsRevoked: revoked } = await ctx.accounts.setPassword(user.username, form.new_password, `user:${user.username}`, {
+        keepSid: req.sessionID,
+        ip: clientIp(req),
+      }));
+    } catch (err) {
+      if (err instanceof AppError && err.status === 400) return showForm(req, res, 400, { error: err.publicMessage, rd });
+      throw err;
+    }
+    addFlash(req, revoked ? `Your password was changed. ${revoked} other ${revoked === 1 ? 'session was' : 'sessions were'} signed out.` : 'Your password was changed.');
+    res.redirect(303, rd ?? '/account');
+  };
+
+  /** Small JSON bodies only: a password and a username fit easily in 2 kB. */
+  const parseJson = express.json({ limit: '2kb', strict: true, type: () => true });
+  const json: RequestHandler = (req, res, next) => {
+    if (!req.is('application/json')) return next(new AppError('unsupported-media-type', 415, 'Send the body as application/json.'));
+    parseJson(req, res, next);
+  };
+
+  /**
+   * The meter's check. It works for signed-in users and for the setup page's visitor
+   * alike: the CSRF token proves the page came from us. The password is never echoed.
+   */
+  const strength: RequestHandler = (req, res) => {
+    const parsed = strengthBody.safeParse(req.body);
+    if (!parsed.success) throw new AppError('invalid-body', 400, parsed.error.issues[0]?.message ?? 'Send {"password": "..."}.');
+    if (parsed.data.password.includes('\0')) throw new AppError('invalid-body', 400, 'The password contains a NUL character.');
+    const username = parsed.data.username?.trim().toLowerCase() || ((req.user as Express.User | undefined)?.username ?? '');
+    res.set('Cache-Control', 'no-store').json(passwordStrength(parsed.data.password, username));
+  };
+
+  return { page, submit, json, strength };
+}
