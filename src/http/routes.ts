@@ -6,9 +6,15 @@ import type { RequestHandler } from 'express';
 import { homeRoutes } from '../account/home.js';
 import { passwordRoutes } from '../account/password-routes.js';
 import { accountRoutes } from '../account/routes.js';
+import { adminAuditRoutes } from '../admin/audit.js';
+import { adminBanRoutes } from '../admin/bans.js';
+import { adminOverviewRoutes } from '../admin/overview.js';
+import { adminSessionRoutes } from '../admin/sessions.js';
+import { adminUserRoutes } from '../admin/users.js';
 import { createApiGuards } from '../api/auth.js';
 import { loginRoutes } from '../auth/login-routes.js';
 import type { createPassport } from '../auth/passport.js';
+import { reauthRoutes } from '../auth/reauth-routes.js';
 import { setupRoutes } from '../auth/setup-routes.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from './guards.js';
@@ -29,14 +35,20 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const account = accountRoutes(ctx, g);
   const password = passwordRoutes(ctx, g);
   const api = createApiGuards(ctx, g);
+  const reauth = reauthRoutes(ctx, g);
+  const overview = adminOverviewRoutes(ctx, g);
+  const users = adminUserRoutes(ctx, g);
+  const sessions = adminSessionRoutes(ctx, g);
+  const audit = adminAuditRoutes(ctx, g);
+  const bans = adminBanRoutes(ctx, g);
   /** Signed-in pages; a user who must change their password is sent to do that first. */
   const page = [g.requireSession, g.requireCurrentPassword];
   /** State-changing forms of signed-in pages. */
   const form = [g.form, g.sameOrigin, g.requireCsrf];
   const admin = [...page, g.requireAdmin];
+  /** Admin changes to accounts: the admin's password again if the last sign-in is over 10 minutes old. */
+  const dangerous = [...admin, ...form, g.requireRecentAuth];
   void api;
-  void form;
-  void admin;
   return [
     { method: 'get', path: '/healthz', session: false, chain: [healthRoute(ctx)] },
 
@@ -47,6 +59,10 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
 
     { method: 'get', path: '/setup', session: true, chain: [g.requireSafeTransport, setup.page] },
     { method: 'post', path: '/setup', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, g.requireCsrf, setup.submit] },
+
+    // Re-authentication before dangerous admin actions (g.requireRecentAuth sends people here).
+    { method: 'get', path: '/reauth', session: true, chain: [g.requireSafeTransport, ...page, reauth.page] },
+    { method: 'post', path: '/reauth', session: true, chain: [g.requireSafeTransport, ...page, ...form, reauth.submit] },
 
     { method: 'get', path: '/', session: true, chain: [...page, home.home] },
 
@@ -66,6 +82,27 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/password/strength', session: true, chain: [g.sameOrigin, g.requireCsrf, password.json, password.strength] },
 
     // ---- admin pages (src/admin) -------------------------------------------------------
+    { method: 'get', path: '/admin', session: true, chain: [...admin, overview.page] },
+    { method: 'get', path: '/admin/users', session: true, chain: [...admin, users.list] },
+    { method: 'get', path: '/admin/users/new', session: true, chain: [...admin, users.newForm] },
+    { method: 'post', path: '/admin/users', session: true, chain: [...dangerous, users.create] },
+    { method: 'get', path: '/admin/users/:username', session: true, chain: [...admin, users.show] },
+    { method: 'post', path: '/admin/users/:username', session: true, chain: [...dangerous, users.update] },
+    { method: 'post', path: '/admin/users/:username/password', session: true, chain: [...dangerous, users.resetPassword] },
+    { method: 'post', path: '/admin/users/:username/disable', session: true, chain: [...dangerous, users.disable] },
+    { method: 'post', path: '/admin/users/:username/enable', session: true, chain: [...dangerous, users.enable] },
+    { method: 'post', path: '/admin/users/:username/delete', session: true, chain: [...dangerous, users.remove] },
+    // Declining keeps the account as it is: protective, no re-authentication.
+    { method: 'post', path: '/admin/users/:username/deletion-request/decline', session: true, chain: [...admin, ...form, users.declineDeletion] },
+    // An action's address opened with GET (back from /reauth without a Referer): its user's page.
+    { method: 'get', path: '/admin/users/:username/:action', session: true, chain: [...admin, users.actionAddress] },
+    { method: 'get', path: '/admin/sessions', session: true, chain: [...admin, sessions.page] },
+    // Ending sessions and lifting bans are protective: no re-authentication.
+    { method: 'post', path: '/admin/sessions/:handle/revoke', session: true, chain: [...admin, ...form, sessions.revoke] },
+    { method: 'get', path: '/admin/audit', session: true, chain: [...admin, audit.page] },
+    { method: 'get', path: '/admin/audit.csv', session: true, chain: [...admin, audit.csv] },
+    { method: 'get', path: '/admin/bans', session: true, chain: [...admin, bans.page] },
+    { method: 'post', path: '/admin/bans/lift', session: true, chain: [...admin, ...form, bans.lift] },
 
     // ---- JSON API /api/v1 (src/api) ----------------------------------------------------
   ];

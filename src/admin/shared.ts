@@ -1,0 +1,77 @@
+// Helpers shared by the admin pages: who is acting, form field schemas, the target user of
+// a /admin/users/:username path, safe return paths and the page frame (wide, sub-navigation).
+
+import type { Request } from 'express';
+import { z } from 'zod';
+import { safeLocalPath } from '../access/redirect.js';
+import type { AppContext } from '../context.js';
+import type { Guards } from '../http/guards.js';
+import { notFound } from '../lib/errors.js';
+import type { User } from '../users/repository.js';
+import { INVISIBLE, normalizeUsername } from '../users/username.js';
+
+export type AdminArea = 'overview' | 'users' | 'sessions' | 'audit' | 'bans';
+
+/** The signed-in administrator (the route table runs requireSession and requireAdmin first). */
+export function currentUser(req: Request): Express.User {
+  return req.user as Express.User;
+}
+
+/** The `by` recorded in audit entries for an administrator's action. */
+export function actor(req: Request): string {
+  return `admin:${currentUser(req).username}`;
+}
+
+/** Locals every admin page needs: the wide layout, the sub-navigation and the CSRF token. */
+export function frame(req: Request, guards: Guards, area: AdminArea, title: string): Record<string, unknown> {
+  return { title, area, mainClass: 'wide', csrfToken: guards.csrfToken(req) };
+}
+
+/** One text value (not a list), bounded, without control or invisible characters. */
+export function textField(label: string, max: number) {
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? `${label} is missing.` : `${label} must be a single text value.`) })
+    .max(max, { error: `${label} is too long (at most ${max} characters).` })
+    .refine((v) => !INVISIBLE.test(v), { error: `${label} contains control or invisible characters.` });
+}
+
+/** Password fields: bounded, but control characters are the password policy's business. */
+export function passwordField(label: string) {
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? `${label} is missing.` : `${label} must be a single text value.`) })
+    .max(4096, { error: `${label} is too long.` });
+}
+
+/** The first problem of a failed parse, for the page. */
+export function firstProblem(error: z.ZodError): string {
+  return error.issues[0]?.message ?? 'The form was not filled in correctly.';
+}
+
+/**
+ * The user named in the path. Malformed names get the same 404 as unknown ones: there is
+ * nothing to show, and the message never echoes a hostile or huge path segment.
+ */
+export function targetUser(ctx: AppContext, raw: unknown): User {
+  const check = typeof raw === 'string' ? normalizeUsername(raw) : null;
+  const user = check?.ok ? ctx.users.findByUsername(check.username) : null;
+  if (!user) throw notFound('user-not-found', check?.ok ? `There is no user named "${check.username}".` : 'There is no such user.');
+  return user;
+}
+
+/**
+ * The path of a user's admin page. "new" is the creation form's path, so a user of that
+ * name is reached with an escaped first letter: the router compares the raw path, the
+ * parameter is decoded.
+ */
+export function userPath(username: string): string {
+  return `/admin/users/${username === 'new' ? '%6Eew' : encodeURIComponent(username)}`;
+}
+
+/** Where a form that may sit on several admin pages sends the browser back to. */
+export function adminReturnPath(raw: unknown, fallback: string): string {
+  const path = safeLocalPath(raw);
+  return path !== null && (path === '/admin' || path.startsWith('/admin/')) ? path : fallback;
+}
+
+/** Ordinary form fields, parsed with a schema; undefined and '' both mean "not given". */
+export const optionalText = (label: string, max: number) => textField(label, max).optional();
