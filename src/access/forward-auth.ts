@@ -1,10 +1,11 @@
 // The forward-auth endpoints for reverse proxies, on raw Node requests so the hot path
-// skips the Express chain: read the original request, check the session (from the cache
+// skips the Express chain: read the original request, check the session or API token (from the cache
 // when warm), apply the access rules, answer 200 with Remote-* headers, 401/302, or 403.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
+import { passwordChangeRequired } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import { cookieNames } from '../http/session.js';
 import { SessionCookieReader } from '../sessions/cookie.js';
@@ -19,6 +20,8 @@ export type ForwardAuthKind = 'verify' | 'forward';
 export const FORWARD_AUTH_PATHS: Record<string, ForwardAuthKind> = { '/auth/verify': 'verify', '/auth/forward': 'forward' };
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** A gatehouse API token in an Authorization header; any other scheme or token is the upstream's business. */
+const GATEHOUSE_BEARER = /^\s*Bearer\s+(gth_\S*)\s*$/i;
 
 /** Header values are bytes: send UTF-8 as such (what proxies pass on), without control characters. */
 function headerValue(text: string): string {
@@ -78,7 +81,23 @@ export function createForwardAuth(ctx: AppContext) {
     if (!ctx.guard.admit(cookie.sid, live, clientIp, kind)) return null;
     const user = ctx.users.findById(live.userId);
     if (!user || user.disabled) return null;
+    // A user who must choose a new password (reset by an administrator, or past
+    // password.max_age) is sent to the portal first, as the pages do.
+    if (passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return null;
     ctx.sessions.recordUseHash(cookie.hash);
+    return user;
+  }
+
+  /**
+   * The owner of a personal API token (any scope proves identity), or null when the token
+   * is malformed, unknown, expired or revoked, or its owner is disabled or must change
+   * their password. ApiTokens answers from memory and records the use at most once a minute.
+   */
+  function tokenUser(bearer: string, clientIp: string): User | null {
+    const token = ctx.tokens.authenticate(bearer, clientIp);
+    if (!token) return null;
+    const user = ctx.users.findById(token.userId);
+    if (!user || user.disabled || passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return null;
     return user;
   }
 
@@ -113,7 +132,12 @@ export function createForwardAuth(ctx: AppContext) {
     let user: User | null;
     let decision: Decision;
     try {
-      user = signedInUser(req, original, ip, kind);
+      // The cookie path pays one property read for this. A request presenting a gatehouse
+      // token is judged by that token alone: a bad one is no credential, whatever cookie
+      // comes with it. Other Authorization values (Basic for the upstream app) are ignored.
+      const authorization = req.headers.authorization;
+      const bearer = authorization === undefined ? null : GATEHOUSE_BEARER.exec(authorization);
+      user = bearer ? tokenUser(bearer[1] as string, ip) : signedInUser(req, original, ip, kind);
       decision = ctx.access.decide({ host: original.host, path: original.path, method: original.method, ip }, user);
     } catch (err) {
       // Fail closed: no answer from the database is never a 200.

@@ -5,6 +5,7 @@
 import express, { type Request, type RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
+import { authIsRecent } from '../auth/confirm.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import { AppError } from '../lib/errors.js';
 import { clientIp } from '../theft/client-ip.js';
@@ -45,6 +46,8 @@ export interface ApiGuards {
   admin: RequestHandler[];
   /** Cookie sessions only (creating tokens, re-authenticating): a token cannot mint tokens. */
   sessionOnly: RequestHandler[];
+  /** After `admin`: a cookie session must have authenticated recently (403 reauth-required). */
+  recentAuth: RequestHandler;
 }
 
 export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
@@ -92,9 +95,11 @@ export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
     next();
   };
 
+  // Tokens too: a reset password means the account may be in the wrong hands, and forward
+  // auth refuses such a user's tokens as well. GET /me still tells the script why.
   const passwordGate: RequestHandler = (req, _res, next) => {
     const user = req.user as Express.User;
-    if (req.apiToken || !passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return next();
+    if (!passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return next();
     if (ALLOWED_BEFORE_PASSWORD_CHANGE.has(req.path)) return next();
     next(new AppError('password-change-required', 403, 'Choose a new password first (PUT /api/v1/me/password).'));
   };
@@ -123,12 +128,24 @@ export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
     next();
   };
 
-  const base = [authenticate, passwordGate, csrfForCookies, json];
+  /**
+   * Dangerous admin operations from a cookie session need a recent authentication (the
+   * client calls POST /api/v1/me/reauth). Admin-scoped tokens are exempt: a script cannot
+   * type a password, and minting such a token already required a signed-in admin.
+   */
+  const recentAuth: RequestHandler = (req, _res, next) => {
+    if (req.apiToken || authIsRecent(ctx, req)) return next();
+    next(new AppError('reauth-required', 403, 'Confirm your password first (POST /api/v1/me/reauth), then try again.'));
+  };
+
+  // Who, then may they, then the body: nothing is read from a caller who may not call.
+  const base = [authenticate, passwordGate, csrfForCookies];
   return {
     json,
-    read: [...base, needScope('read')],
-    write: [...base, needScope('write')],
-    admin: [...base, needScope('admin')],
-    sessionOnly: [...base, sessionOnly],
+    read: [...base, needScope('read'), json],
+    write: [...base, needScope('write'), json],
+    admin: [...base, needScope('admin'), json],
+    sessionOnly: [...base, sessionOnly, json],
+    recentAuth,
   };
 }

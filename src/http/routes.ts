@@ -11,7 +11,13 @@ import { adminBanRoutes } from '../admin/bans.js';
 import { adminOverviewRoutes } from '../admin/overview.js';
 import { adminSessionRoutes } from '../admin/sessions.js';
 import { adminUserRoutes } from '../admin/users.js';
+import { auditApi } from '../api/audit.js';
 import { createApiGuards } from '../api/auth.js';
+import { bansApi } from '../api/bans.js';
+import { meApi } from '../api/me.js';
+import { openApiRoute } from '../api/openapi.js';
+import { sessionsApi } from '../api/sessions.js';
+import { usersApi } from '../api/users.js';
 import { loginRoutes } from '../auth/login-routes.js';
 import type { createPassport } from '../auth/passport.js';
 import { reauthRoutes } from '../auth/reauth-routes.js';
@@ -48,7 +54,11 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const admin = [...page, g.requireAdmin];
   /** Admin changes to accounts: the admin's password again if the last sign-in is over 10 minutes old. */
   const dangerous = [...admin, ...form, g.requireRecentAuth];
-  void api;
+  const apiMe = meApi(ctx, g);
+  const apiUsers = usersApi(ctx);
+  const apiSessions = sessionsApi(ctx);
+  const apiAudit = auditApi(ctx);
+  const apiBans = bansApi(ctx);
   return [
     { method: 'get', path: '/healthz', session: false, chain: [healthRoute(ctx)] },
 
@@ -105,5 +115,36 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/admin/bans/lift', session: true, chain: [...admin, ...form, bans.lift] },
 
     // ---- JSON API /api/v1 (src/api) ----------------------------------------------------
+    // Chains (src/api/auth.ts): who (token or cookie), password current, CSRF for cookie
+    // changes, token scope or admin group, JSON body. `session`: cookie only, never a token.
+    // Every path here is described in src/api/openapi.ts (a test keeps the two equal).
+    { method: 'get', path: '/api/v1/openapi.json', session: false, chain: [openApiRoute(ctx)] },
+    { method: 'get', path: '/api/v1/csrf', session: true, chain: [...api.sessionOnly, apiMe.csrf] },
+    { method: 'get', path: '/api/v1/me', session: true, chain: [...api.read, apiMe.show] },
+    { method: 'put', path: '/api/v1/me/password', session: true, chain: [...api.sessionOnly, apiMe.changePassword] },
+    { method: 'post', path: '/api/v1/me/reauth', session: true, chain: [...api.sessionOnly, apiMe.reauth] },
+    { method: 'get', path: '/api/v1/me/sessions', session: true, chain: [...api.read, apiMe.sessions] },
+    { method: 'post', path: '/api/v1/me/sessions/revoke-others', session: true, chain: [...api.write, apiMe.revokeOthers] },
+    { method: 'delete', path: '/api/v1/me/sessions/:handle', session: true, chain: [...api.write, apiMe.revokeSession] },
+    { method: 'get', path: '/api/v1/me/data', session: true, chain: [...api.read, apiMe.data] },
+    { method: 'get', path: '/api/v1/me/tokens', session: true, chain: [...api.read, apiMe.tokens] },
+    { method: 'post', path: '/api/v1/me/tokens', session: true, chain: [...api.sessionOnly, apiMe.createToken] },
+    { method: 'delete', path: '/api/v1/me/tokens/:id', session: true, chain: [...api.write, apiMe.revokeToken] },
+    { method: 'post', path: '/api/v1/me/deletion-request', session: true, chain: [...api.sessionOnly, apiMe.requestDeletion] },
+    { method: 'delete', path: '/api/v1/me/deletion-request', session: true, chain: [...api.write, apiMe.cancelDeletion] },
+    { method: 'get', path: '/api/v1/users', session: true, chain: [...api.admin, apiUsers.list] },
+    { method: 'post', path: '/api/v1/users', session: true, chain: [...api.admin, api.recentAuth, apiUsers.create] },
+    { method: 'get', path: '/api/v1/users/:username', session: true, chain: [...api.admin, apiUsers.show] },
+    { method: 'patch', path: '/api/v1/users/:username', session: true, chain: [...api.admin, api.recentAuth, apiUsers.update] },
+    { method: 'delete', path: '/api/v1/users/:username', session: true, chain: [...api.admin, api.recentAuth, apiUsers.remove] },
+    { method: 'put', path: '/api/v1/users/:username/password', session: true, chain: [...api.admin, api.recentAuth, apiUsers.resetPassword] },
+    { method: 'post', path: '/api/v1/users/:username/disable', session: true, chain: [...api.admin, api.recentAuth, apiUsers.disable] },
+    { method: 'post', path: '/api/v1/users/:username/enable', session: true, chain: [...api.admin, api.recentAuth, apiUsers.enable] },
+    // Ending sessions and lifting bans are protective: no re-authentication, as on the pages.
+    { method: 'get', path: '/api/v1/sessions', session: true, chain: [...api.admin, apiSessions.list] },
+    { method: 'delete', path: '/api/v1/sessions/:handle', session: true, chain: [...api.admin, apiSessions.revoke] },
+    { method: 'get', path: '/api/v1/audit', session: true, chain: [...api.admin, apiAudit.list] },
+    { method: 'get', path: '/api/v1/bans', session: true, chain: [...api.admin, apiBans.list] },
+    { method: 'delete', path: '/api/v1/bans/:target', session: true, chain: [...api.admin, apiBans.lift] },
   ];
 }
