@@ -74,7 +74,7 @@ describe('account forms: CSRF, cross-site and hostile input', () => {
     const csrf = await laptop.csrf('/account');
     const before = state();
     for (const [path, fields] of forms()) {
-      for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }]) {
+      for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, { origin: 'null' }] as Array<Record<string, string>>) {
         const res = await laptop.post(path, { ...fields, _csrf: csrf }, headers);
         expect(res.status, `${path} ${JSON.stringify(headers)}`).to.equal(403);
       }
