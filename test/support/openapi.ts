@@ -170,3 +170,18 @@ export class Api {
   patch = (path: string, json?: unknown, options: CallOptions = {}) => this.call('PATCH', path, { ...(json !== undefined ? { json } : {}), ...options });
   delete = (path: string, options: CallOptions = {}) => this.call('DELETE', path, options);
 }
+
+/** Signs `username` in through the login form and returns a cookie-session API client. */
+export async function signedIn(doc: ApiDoc, baseUrl: string, username: string, password: string, headers: Record<string, string> = {}): Promise<Api> {
+  const browser = new Browser(baseUrl, headers);
+  const res = await browser.login(username, password);
+  expect(res.status, `sign-in of ${username}: ${res.text.slice(0, 200)}`).to.equal(303);
+  return new Api(doc, browser);
+}
+
+/** Creates an API token for a cookie-session client; returns the secret. */
+export async function createToken(api: Api, scope: 'read' | 'write' | 'admin', name = `${scope} token`, days = 30): Promise<string> {
+  const res = await api.post('/api/v1/me/tokens', { name, scope, expires_in_days: days });
+  expect(res.status, res.text).to.equal(201);
+  return res.body.token as string;
+}
