@@ -72,11 +72,11 @@ function toFilter(ctx: AppContext, q: RawQuery): { filter: AuditFilter; shown: S
   if (user !== undefined) {
     const name = normalizeUsername(user);
     if (!name.ok) throw badRequest('invalid-user', `user: ${name.message}`);
-    // An existing user's entries are found by id (also after a rename); a deleted or
-    // unknown name by the name recorded (failed sign-ins that typed it).
+    // An existing user's entries are found by id, and failed sign-ins (no id) by the name
+    // typed; a deleted or unknown user's only by the name recorded.
     const found = ctx.users.findByUsername(name.username);
     if (found) filter.userId = found.id;
-    else filter.username = name.username;
+    filter.username = name.username;
     shown.user = name.username;
   }
   const ip = given(q.ip);

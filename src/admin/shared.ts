@@ -72,6 +72,3 @@ export function adminReturnPath(raw: unknown, fallback: string): string {
   const path = safeLocalPath(raw);
   return path !== null && (path === '/admin' || path.startsWith('/admin/')) ? path : fallback;
 }
-
-/** Ordinary form fields, parsed with a schema; undefined and '' both mean "not given". */
-export const optionalText = (label: string, max: number) => textField(label, max).optional();

@@ -9,6 +9,7 @@ export interface AuditFilter {
   event?: string;
   /** A normalized username; matches entries about that user (by id while they exist, else by name). */
   username?: string;
+  /** With `username` too: entries with this id, or without an id but with that name. */
   userId?: number;
   ip?: string;
   /** Epoch ms, inclusive. */
@@ -56,11 +57,15 @@ export class AuditLog {
       clauses.push('event = @event');
       params.event = filter.event;
     }
-    if (filter.userId !== undefined) {
+    if (filter.userId !== undefined && filter.username !== undefined) {
+      // Both: an existing user's entries by id, plus failed sign-ins that only typed the name.
+      clauses.push('(user_id = @userId OR (user_id IS NULL AND username = @username))');
+      params.userId = filter.userId;
+      params.username = filter.username;
+    } else if (filter.userId !== undefined) {
       clauses.push('user_id = @userId');
       params.userId = filter.userId;
-    }
-    if (filter.username !== undefined) {
+    } else if (filter.username !== undefined) {
       clauses.push('username = @username');
       params.username = filter.username;
     }
