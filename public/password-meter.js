@@ -22,11 +22,13 @@
     box.hidden = true;
     box.setAttribute('aria-live', 'polite');
     var meter = document.createElement('meter');
+    // Scores 0-4 shown as 1-5, so that even "very weak" fills a sliver of the bar:
+    // 0-1 in the low (red) region, 2 in the middle, 3-4 in the high (good) region.
     meter.min = 0;
-    meter.max = 4;
-    meter.low = 2;
-    meter.high = 3;
-    meter.optimum = 4;
+    meter.max = 5;
+    meter.low = 2.5;
+    meter.high = 3.5;
+    meter.optimum = 5;
     meter.value = 0;
     meter.setAttribute('aria-label', 'Password strength');
     var text = document.createElement('p');
@@ -50,8 +52,10 @@
     }
 
     function show(result) {
-      meter.value = result.score;
-      text.textContent = LABELS[result.score] + (result.acceptable ? '' : ': not accepted yet');
+      var label = LABELS[result.score] || '';
+      meter.value = result.score + 1;
+      meter.setAttribute('aria-valuetext', label);
+      text.textContent = label + (result.acceptable ? '' : ': not accepted yet');
       list.textContent = '';
       result.problems.concat(result.suggestions).slice(0, 4).forEach(function (line) {
         var item = document.createElement('li');
