@@ -79,7 +79,8 @@ export function accountRoutes(ctx: AppContext, guards: Guards) {
   const downloadData: RequestHandler = (req, res) => {
     const user = req.user as Express.User;
     const data = exportPersonalData(ctx, user.id);
-    ctx.audit.dataExported({ userId: user.id, username: user.username, ip: clientIp(req) });
+    // HEAD runs this handler too but sends nothing: only a real download is an export.
+    if (req.method === 'GET') ctx.audit.dataExported({ userId: user.id, username: user.username, ip: clientIp(req) });
     // Usernames are [a-z0-9._-] (normalized at creation), safe in a header and a file name.
     res.status(200).set('Cache-Control', 'no-store').attachment(`gatehouse-${user.username}-data.json`).type('application/json');
     res.send(`${JSON.stringify(data, null, 2)}\n`);

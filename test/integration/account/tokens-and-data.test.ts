@@ -163,6 +163,14 @@ describe('account: my data and deleting my account', () => {
     expect(app.ctx.audit.recent(5).map((e) => e.event)).to.include('personal-data-exported');
   });
 
+  it('audits each download once, and a HEAD request not at all', async () => {
+    const b = await signedIn(app, 'alice', GOOD_PASSWORD);
+    expect((await b.request('HEAD', '/account/data')).status).to.equal(200);
+    expect(app.ctx.audit.recent(20, 'personal-data-exported')).to.have.length(0);
+    await b.get('/account/data');
+    expect(app.ctx.audit.recent(20, 'personal-data-exported')).to.have.length(1);
+  });
+
   it('asks for the current password to request deletion, shows the pending state, and cancels', async () => {
     const b = await signedIn(app, 'alice', GOOD_PASSWORD);
     const wrong = await b.post('/account/delete-request', { _csrf: await b.csrf('/account'), current_password: 'definitely not it' });
