@@ -62,6 +62,12 @@ export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
       return next();
     }
     if (!req.is('application/json')) return next(new AppError('unsupported-media-type', 415, 'Send the body as application/json.'));
+    // JSON is UTF-8 (RFC 8259); the parser would also decode UTF-7 and UTF-16, which can
+    // smuggle characters past filters that look at the raw bytes.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      return next(new AppError('unsupported-charset', 415, 'Send the body as UTF-8 JSON.'));
+    }
     parseJson(req, res, (err?: unknown) => {
       if (err) return next(err);
       const body: unknown = req.body;
