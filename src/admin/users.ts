@@ -197,6 +197,11 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
 
   const disable: RequestHandler = (req, res) => {
     const user = targetUser(ctx, req.params.username);
+    // A repeated click (two tabs, back button) changes nothing and writes no audit entry.
+    if (user.disabled) {
+      addFlash(req, `${user.username} is already disabled.`);
+      return res.redirect(303, userPath(user.username));
+    }
     try {
       const { sessionsRevoked } = ctx.accounts.disable(user.username, actor(req));
       addFlash(req, `${user.username} is disabled; ${sessionsRevoked} session(s) ended.`);
@@ -209,6 +214,10 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
 
   const enable: RequestHandler = (req, res) => {
     const user = targetUser(ctx, req.params.username);
+    if (!user.disabled) {
+      addFlash(req, `${user.username} is already enabled.`);
+      return res.redirect(303, userPath(user.username));
+    }
     ctx.accounts.enable(user.username, actor(req));
     addFlash(req, `${user.username} is enabled and can sign in again.`);
     res.redirect(303, userPath(user.username));

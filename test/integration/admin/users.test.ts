@@ -146,6 +146,19 @@ describe('admin: users', () => {
     expect(back.location).to.equal('/');
   });
 
+  it('treats enabling an enabled user (or disabling a disabled one) as a no-op with a notice', async () => {
+    const before = snapshot(app);
+    const res = await submit(admin, '/admin/users/alice', '/admin/users/alice/enable');
+    expect(res.status).to.equal(303);
+    expect(flashes(await admin.get('/admin/users/alice'))).to.deep.equal(['alice is already enabled.']);
+    expect(snapshot(app)).to.equal(before);
+    app.ctx.accounts.disable('alice', 'test');
+    const disabled = snapshot(app);
+    await submit(admin, '/admin/users/alice', '/admin/users/alice/disable');
+    expect(flashes(await admin.get('/admin/users/alice'))).to.deep.equal(['alice is already disabled.']);
+    expect(snapshot(app)).to.equal(disabled);
+  });
+
   it('deletes a user after the username is typed: account and sessions gone, audit keeps the id without the name', async () => {
     const alice = await signIn(app, 'alice');
     const id = app.ctx.users.findByUsername('alice')!.id;
