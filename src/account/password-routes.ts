@@ -8,6 +8,7 @@ import { confirmPassword } from '../auth/confirm.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
+import { renewSessionId } from '../http/session.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import { formatDuration } from '../lib/duration.js';
@@ -91,6 +92,8 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
       if (err instanceof AppError && err.status === 400) return showForm(req, res, 400, { error: err.publicMessage, rd });
       throw err;
     }
+    // The session continues under a new ID: whoever may have copied the old cookie is out.
+    await renewSessionId(req, ctx.clock.now());
     addFlash(req, revoked ? `Your password was changed. ${revoked} other ${revoked === 1 ? 'session was' : 'sessions were'} signed out.` : 'Your password was changed.');
     res.redirect(303, rd ?? '/account');
   };

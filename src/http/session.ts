@@ -2,7 +2,7 @@
 // Secure with the `__Host-` prefix, or `__Secure-` when a cookie domain is configured
 // (`__Host-` forbids a Domain attribute). Plain HTTP (local setup) gets the bare name.
 
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import session from 'express-session';
 import type { AppContext } from '../context.js';
 import { clientIp } from '../theft/client-ip.js';
@@ -76,4 +76,22 @@ export function theftCheck(ctx: AppContext): RequestHandler {
     if (ctx.guard.admit(req.sessionID, { userId, boundIp: auth.ip }, clientIp(req), 'page')) return next();
     req.session.regenerate((err) => next(err));
   };
+}
+
+/**
+ * A new session ID for the same signed-in session, after a password change or another
+ * re-authentication (OWASP: renew the ID whenever the authentication changes). The old ID
+ * ends (reason `regenerated`) and can never be saved back.
+ */
+export function renewSessionId(req: Request, now: number): Promise<void> {
+  const keep = { passport: req.session.passport, auth: req.session.auth ? { ...req.session.auth, at: now } : undefined, flash: req.session.flash };
+  return new Promise((resolve, reject) => {
+    req.session.regenerate((err) => {
+      if (err) return reject(err);
+      if (keep.passport) req.session.passport = keep.passport;
+      if (keep.auth) req.session.auth = keep.auth;
+      if (keep.flash) req.session.flash = keep.flash;
+      resolve();
+    });
+  });
 }

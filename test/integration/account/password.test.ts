@@ -107,6 +107,19 @@ describe('account: change password', () => {
     expect(events).to.have.length(1);
     expect(JSON.stringify(events)).not.to.contain('seven quiet lanterns glow');
   });
+
+  it('continues this session under a new ID: the cookie from before the change is dead', async () => {
+    const laptop = await signedIn(app, 'alice', GOOD_PASSWORD, FIREFOX);
+    const before = laptop.cookieHeader();
+    const res = await change(laptop, GOOD_PASSWORD, 'seven quiet lanterns glow');
+    expect(res.status).to.equal(303);
+    expect(laptop.cookieHeader()).not.to.equal(before);
+    expect(await isSignedIn(laptop)).to.equal(true);
+    const copy = new Browser(app.url);
+    const page = await copy.get('/account', { cookie: before });
+    expect(page.status).to.equal(303);
+    expect(page.location).to.equal('/login');
+  });
 });
 
 describe('account: forced password change', () => {
