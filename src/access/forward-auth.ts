@@ -1,6 +1,7 @@
 // The forward-auth endpoints for reverse proxies, on raw Node requests so the hot path
-// skips the Express chain: read the original request, check the session or API token (from the cache
-// when warm), apply the access rules, answer 200 with Remote-* headers, 401/302, or 403.
+// skips the Express chain: read the original request, check the session or API token
+// (from memory when warm), apply the access rules, answer 200 with Remote-* headers,
+// 401/302, or 403.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
@@ -20,8 +21,11 @@ export type ForwardAuthKind = 'verify' | 'forward';
 export const FORWARD_AUTH_PATHS: Record<string, ForwardAuthKind> = { '/auth/verify': 'verify', '/auth/forward': 'forward' };
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-/** A gatehouse API token in an Authorization header; any other scheme or token is the upstream's business. */
-const GATEHOUSE_BEARER = /^\s*Bearer\s+(gth_\S*)\s*$/i;
+/**
+ * A gatehouse API token in an Authorization header (the scheme name is case-insensitive,
+ * RFC 9110; the token's prefix is not). Any other scheme or token is the upstream's business.
+ */
+const GATEHOUSE_BEARER = /^\s*[Bb][Ee][Aa][Rr][Ee][Rr]\s+(gth_\S*)\s*$/;
 
 /** Header values are bytes: send UTF-8 as such (what proxies pass on), without control characters. */
 function headerValue(text: string): string {

@@ -33,8 +33,8 @@ export class ApiDoc {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
   private readonly compiled = new Map<string, ValidateFunction>();
   private readonly templates: Array<{ template: string; regex: RegExp; literals: number }>;
-  /** `METHOD /template STATUS` of every answer checked, for coverage assertions. */
-  readonly seen = new Set<string>();
+  /** `METHOD /template STATUS` of every answer checked (by any ApiDoc), for coverage checks. */
+  static readonly seen = new Set<string>();
 
   constructor(readonly doc: Json) {
     // ISO 8601 as the API writes it (toISOString) or as clients send it with an offset.
@@ -49,8 +49,11 @@ export class ApiDoc {
 
   static async fetch(baseUrl: string): Promise<ApiDoc> {
     const res = await fetch(new URL('/api/v1/openapi.json', baseUrl));
+    const text = await res.text();
+    const doc = new ApiDoc(JSON.parse(text) as Json);
+    doc.check('GET', '/api/v1/openapi.json', { status: res.status, headers: res.headers, text });
     expect(res.status).to.equal(200);
-    return new ApiDoc((await res.json()) as Json);
+    return doc;
   }
 
   get paths(): Record<string, Record<string, { responses: Record<string, ResponseObject> }>> {
@@ -90,7 +93,7 @@ export class ApiDoc {
       const responses = this.paths[template]?.[method.toLowerCase()]?.responses ?? {};
       const response = responses[String(reply.status)];
       expect(response, `${what}: status ${reply.status} is not documented for ${method} ${template}`).to.not.equal(undefined);
-      this.seen.add(`${method.toUpperCase()} ${template} ${reply.status}`);
+      ApiDoc.seen.add(`${method.toUpperCase()} ${template} ${reply.status}`);
       for (const header of Object.keys(response?.headers ?? {})) {
         expect(reply.headers.get(header), `${what}: documented header ${header} missing`).to.not.equal(null);
       }

@@ -45,6 +45,7 @@ describe('forward auth with API tokens', () => {
       expect(res.headers.get('remote-email')).to.equal('alice@home.example');
     }
     expect(anonymous.cookies.size, 'no cookie is set').to.equal(0);
+    expect((await verify(anonymous, APP, { headers: { authorization: `bearer  ${token}` } })).headers.get('remote-user')).to.equal('alice');
   });
 
   it('access rules apply to the token’s owner: admin host for admins only', async () => {
