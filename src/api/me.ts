@@ -2,7 +2,8 @@
 // sessions, personal data, API tokens and the deletion request. Thin: parse, call the
 // account domain, serialize.
 
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler } from 'express';
+import type { z } from 'zod';
 import { mySessions, revokeMyOtherSessions, revokeMySession } from '../account/sessions.js';
 import { exportPersonalData } from '../account/my-data.js';
 import { authIsRecent, confirmPassword, RECENT_AUTH_MS } from '../auth/confirm.js';
@@ -27,7 +28,6 @@ import {
   type MeJson,
 } from './schemas.js';
 import { actor, body, caller, params } from './validate.js';
-import type { z } from 'zod';
 
 const DAY = 86_400_000;
 
@@ -138,7 +138,7 @@ export function meApi(ctx: AppContext, g: Guards) {
     res.json(answer);
   };
 
-  const cancelDeletion: RequestHandler = (req, res: Response) => {
+  const cancelDeletion: RequestHandler = (req, res) => {
     ctx.accounts.cancelDeletion(caller(req).id, actor(req));
     res.status(204).end();
   };

@@ -329,7 +329,7 @@ function errorStatuses(op: Operation): number[] {
   }
   if (op.params || op.query) statuses.add(400);
   if (op.method === 'post' || op.method === 'put' || op.method === 'patch') [400, 413, 415].forEach((s) => statuses.add(s));
-  return [...statuses].sort();
+  return [...statuses].sort((a, b) => a - b);
 }
 
 function operationObject(op: Operation): JsonSchema {

@@ -228,7 +228,7 @@ export const PersonalData = z.strictObject({
 
 // ---- serializers ---------------------------------------------------------------------
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+export const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 export function userJson(u: Readonly<User>): z.output<typeof UserJson> {
@@ -292,4 +292,3 @@ export function banJson(b: Ban): z.output<typeof BanJson> {
   return { scope: b.scope, ip: b.ip, username: b.username, until: iso(b.until), count: b.count, cause: b.cause };
 }
 
-export { iso };
