@@ -11,6 +11,7 @@ import { passwordChangeRequired } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { AppError, notFound } from '../lib/errors.js';
+import { renewSessionId } from '../http/session.js';
 import { clientIp } from '../theft/client-ip.js';
 import { isAdmin } from '../users/groups.js';
 import {
@@ -67,7 +68,9 @@ export function meApi(ctx: AppContext, g: Guards) {
     await confirmPassword(ctx, req, input.current_password);
     const user = caller(req);
     const result = await ctx.accounts.setPassword(user.username, input.new_password, actor(req), { keepSid: req.sessionID, ip: clientIp(req) });
-    res.json({ sessions_revoked: result.sessionsRevoked });
+    // As on the page: the session continues under a new ID, so a copied cookie is dead.
+    await renewSessionId(req, ctx.clock.now());
+    res.json({ sessions_revoked: result.sessionsRevoked, csrf_token: g.csrfToken(req) });
   };
 
   const reauth: RequestHandler = async (req, res) => {

@@ -55,11 +55,12 @@ export const OPERATIONS: Operation[] = [
     path: '/api/v1/me/password',
     tag: 'me',
     summary: 'Change your password',
-    description: 'Needs the current password (throttled like sign-in). Ends your other sessions; this one stays signed in.',
+    description:
+      'Needs the current password (throttled like sign-in). Ends your other sessions; this one stays signed in under a new session ID (a new cookie is set) and a new CSRF token, returned here.',
     access: 'session',
     body: S.PasswordChangeBody,
     ok: 200,
-    result: S.SessionsRevoked,
+    result: S.PasswordChanged,
   },
   {
     method: 'post',
@@ -224,6 +225,7 @@ const RESPONSE_COMPONENTS: Record<string, z.ZodType> = {
   BanList: S.BanList,
   CsrfToken: S.CsrfJson,
   SessionsRevoked: S.SessionsRevoked,
+  PasswordChanged: S.PasswordChanged,
   Reauthenticated: S.Reauthenticated,
   DeletionRequested: S.DeletionRequested,
   PersonalData: S.PersonalData,

@@ -64,7 +64,7 @@ describe('browser: account and admin pages (Chromium)', function () {
   async function shoot(page: Page, name: string): Promise<void> {
     for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
       await page.setViewportSize(size);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
       expect(overflow, `${name} scrolls sideways on a ${label}`).to.be.at.most(0);
       await page.screenshot({ path: join(screenshotDir, `${name}-${label}.png`), fullPage: true });
     }

@@ -154,7 +154,10 @@ export class Api {
     const raw = await this.browser.request(method, path, { ...(body !== undefined ? { body } : {}), headers: { ...headers, ...options.headers } });
     this.doc.check(method, path, raw);
     if (path !== '/api/v1/openapi.json') expect(raw.headers.get('cache-control'), `${method} ${path}`).to.equal('no-store');
-    return { status: raw.status, headers: raw.headers, text: raw.text, body: raw.text ? JSON.parse(raw.text) : undefined };
+    const parsed = raw.text ? JSON.parse(raw.text) : undefined;
+    // A renewed session (password change) comes with its new CSRF token.
+    if (this.token === null && typeof parsed?.csrf_token === 'string') this.csrfToken = parsed.csrf_token;
+    return { status: raw.status, headers: raw.headers, text: raw.text, body: parsed };
   }
 
   /** This cookie session's CSRF token (fetched once). */

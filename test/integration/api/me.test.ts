@@ -4,6 +4,7 @@
 
 import { expect } from 'chai';
 import { FakeClock } from '../../support/clock.js';
+import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, createToken, signedIn } from '../../support/openapi.js';
 
@@ -94,10 +95,15 @@ describe('API /me with the session cookie', () => {
     expect(weak.status).to.equal(400);
     expect((await other.get('/api/v1/me')).status, 'nothing changed yet').to.equal(200);
 
+    const cookieBefore = alice.browser.cookieHeader();
     const ok = await alice.put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD });
     expect(ok.status).to.equal(200);
     expect(ok.body.sessions_revoked).to.equal(1);
     expect((await alice.get('/api/v1/me')).status).to.equal(200);
+    // This session continues under a new ID: the cookie from before the change is dead.
+    expect(alice.browser.cookieHeader()).not.to.equal(cookieBefore);
+    expect((await new Browser(app.url).get('/api/v1/me', { cookie: cookieBefore })).status).to.equal(401);
+    expect((await alice.post('/api/v1/me/sessions/revoke-others')).status, 'the new CSRF token works').to.equal(200);
     expect((await other.get('/api/v1/me')).status).to.equal(401);
     expect(await app.ctx.accounts.checkPassword(app.ctx.users.findByUsername('alice')!.id, NEW_PASSWORD)).to.equal(true);
     expect(app.ctx.audit.recent(1, 'password-changed')[0]?.details).to.include({ by: 'api:alice' });
