@@ -151,7 +151,8 @@ export function adminAuditRoutes(ctx: AppContext, guards: Guards) {
     const entries = result.entries.map((e) => ({
       ...e,
       time: `${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}`,
-      who: e.username ?? (e.userId !== null ? `#${e.userId}` : ''),
+      // Some events name the user by id only; deleted users stay an anonymous number.
+      who: e.username ?? (e.userId !== null ? (ctx.users.findById(e.userId)?.username ?? `#${e.userId} (deleted)`) : ''),
       summary: compactDetails(e.details),
     }));
     render(req, res, 200, {
