@@ -337,8 +337,8 @@ function seedSessions(ctx: AppContext, userIds: number[], live: number, deleted:
   })();
 }
 
-/** A gatehouse data dir with the real migrations, user "bench" signed in; returns its cookie. */
-export async function prepareGatehouse(large: boolean): Promise<{ dataDir: string; cookie: string }> {
+/** A gatehouse data dir with the real migrations, user "bench" signed in; returns its cookie and an API token. */
+export async function prepareGatehouse(large: boolean): Promise<{ dataDir: string; cookie: string; token: string }> {
   const dataDir = tempDir('gatehouse-bench-http-');
   const ctx = createContext(testConfig(dataDir, GATEHOUSE_BENCH_RAW));
   try {
@@ -354,7 +354,8 @@ export async function prepareGatehouse(large: boolean): Promise<{ dataDir: strin
     }
     // What the browser sends back: express-session's signed value, URL-encoded by `cookie`.
     const cookie = `${cookieNames(ctx).secure}=${encodeURIComponent(`s:${sign(sid, ctx.secrets.cookieSecret)}`)}`;
-    return { dataDir, cookie };
+    const { token } = ctx.tokens.create({ userId: user.id, username: 'bench', name: 'bench', scope: 'read', lifetimeMs: 30 * 86_400_000, by: 'bench' });
+    return { dataDir, cookie, token };
   } finally {
     ctx.close();
   }
@@ -369,14 +370,19 @@ export const verifyHeaders = (cookie: string) => ({
   Cookie: cookie,
 });
 
-async function gatehouseTarget(name: string, large: boolean): Promise<Target> {
-  const { dataDir, cookie } = await prepareGatehouse(large);
+async function gatehouseTarget(name: string, large: boolean, credential: 'cookie' | 'token' = 'cookie'): Promise<Target> {
+  const { dataDir, cookie, token } = await prepareGatehouse(large);
+  const headers: Record<string, string> = verifyHeaders(cookie);
+  if (credential === 'token') {
+    delete headers.Cookie;
+    headers.Authorization = `Bearer ${token}`;
+  }
   return {
     name,
     script: serverScript('gatehouse'),
     args: [dataDir],
     path: '/auth/verify',
-    headers: verifyHeaders(cookie),
+    headers,
     cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
   };
 }
@@ -403,13 +409,14 @@ export async function benchHttp(): Promise<HttpResult[]> {
   results.push(await measure(stockTarget()));
   results.push(await measure(await gatehouseTarget('gatehouse /auth/verify', false)));
   results.push(await measure(await gatehouseTarget(`gatehouse /auth/verify, ${LARGE_DB.live / 1000}k live + ${LARGE_DB.deleted / 1000}k deleted sessions`, true)));
+  results.push(await measure(await gatehouseTarget('gatehouse /auth/verify with an API token (Bearer)', false, 'token')));
   return results;
 }
 
 // ---- report ----------------------------------------------------------------------------
 
 export function formatHttp(rows: HttpResult[]): string {
-  const [bare, stock, small, large] = rows;
+  const [bare, stock, small, large, token] = rows;
   const out: string[] = [];
   out.push(`HTTP forward-auth, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up + ${MEASURE_S} s measured per server (autocannon in this process, each server in its own child process)`);
   const header = ['server', 'req/s', 'p50 ms', 'p99 ms', 'RSS load MB', 'RSS peak MB', 'server CPU', 'loadgen CPU', 'other CPU', 'non-2xx/err'];
@@ -438,6 +445,7 @@ export function formatHttp(rows: HttpResult[]): string {
     out.push(`gatehouse p99 at ${CONNECTIONS} connections:     ${small.p99Ms.toFixed(2)} ms (small DB), ${large.p99Ms.toFixed(2)} ms (large DB)`);
     out.push(`gatehouse RSS under load, large DB:  ${mb(large.rssLoadMb)} MB (peak VmHWM ${mb(large.rssPeakMb)} MB; bare node:http: ${mb(bare.rssLoadMb)} MB)`);
   }
+  if (small && token) out.push(`API token / session cookie (verify): ${((token.reqPerSec / small.reqPerSec) * 100).toFixed(0)} % of the cookie req/s, p99 ${token.p99Ms.toFixed(2)} ms`);
   const failing = rows.filter((r) => r.non2xx > 0 || r.errors > 0);
   if (failing.length) out.push(`WARNING: ${failing.map((r) => r.name).join('; ')} answered non-2xx or failed: their req/s are not comparable.`);
   const busy = rows.filter((r) => r.otherCpu > 20);

@@ -1,13 +1,13 @@
 // HTTP adapters for /account: the overview page, ending sessions, "my data", the deletion
 // request and personal API tokens. They parse, call the domain and map the outcome.
 
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { confirmPassword } from '../auth/confirm.js';
+import { signOut } from '../auth/login-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import type { Guards } from '../http/guards.js';
-import { sessionCookieName } from '../http/session.js';
 import { AppError, forbidden } from '../lib/errors.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
@@ -36,34 +36,15 @@ const deleteForm = z.object({ current_password: passwordText('The current passwo
 const who = (user: Express.User) => `user:${user.username}`;
 
 export function accountRoutes(ctx: AppContext, guards: Guards) {
-  const cookieDomain = ctx.config.session.cookie_domain;
 
   const overview: RequestHandler = (req, res) => renderAccount(ctx, guards, req, res);
 
-  /** Ending the session in use is signing out: dead server-side first, cookie cleared. */
-  function signOutHere(req: Request, res: Response, next: (err?: unknown) => void): void {
-    const user = req.user as Express.User;
-    const session = handleOf(hashSessionId(req.sessionID));
-    ctx.sessions.revoke(req.sessionID, 'logout');
-    ctx.audit.logout({ userId: user.id, username: user.username, ip: clientIp(req), session });
-    req.session.destroy((err) => {
-      if (err) return next(err);
-      res.clearCookie(sessionCookieName(ctx, req.secure), {
-        path: '/',
-        httpOnly: true,
-        secure: req.secure,
-        sameSite: 'lax',
-        ...(req.secure && cookieDomain ? { domain: cookieDomain } : {}),
-      });
-      res.redirect(303, '/login?notice=signed_out');
-    });
-  }
 
   const revokeSession: RequestHandler = (req, res, next) => {
     const user = req.user as Express.User;
     const handle = handleParam.safeParse(req.params.handle);
     if (!handle.success) throw new AppError('session-not-found', 404, 'There is no such live session of yours.');
-    if (handle.data === handleOf(hashSessionId(req.sessionID))) return signOutHere(req, res, next);
+    if (handle.data === handleOf(hashSessionId(req.sessionID))) return signOut(ctx, req, res, next); // ending this device is signing out
     const ended = revokeMySession(ctx, user, handle.data);
     addFlash(req, `Signed out the session ${ended.handle}. That device must sign in again.`);
     res.redirect(303, '/account');

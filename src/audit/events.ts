@@ -5,6 +5,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
+import { AuditLog } from './query.js';
 
 export type SessionEndReason =
   | 'logout'
@@ -135,21 +136,8 @@ export class Audit {
     this.write('setup-rejected', who, { reason: who.reason });
   }
 
-  /** Newest first; for the CLI and tests. */
+  /** Newest first (at most AUDIT_PAGE_MAX); for the CLI and tests. */
   recent(limit = 100, event?: string): AuditEntry[] {
-    const rows = (
-      event
-        ? this.db.prepare('SELECT * FROM audit_log WHERE event = ? ORDER BY id DESC LIMIT ?').all(event, limit)
-        : this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit)
-    ) as Array<{ id: number; at: number; event: string; user_id: number | null; username: string | null; ip: string | null; details: string }>;
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      event: r.event,
-      userId: r.user_id,
-      username: r.username,
-      ip: r.ip,
-      details: JSON.parse(r.details) as Record<string, unknown>,
-    }));
+    return new AuditLog(this.db).page(event === undefined ? {} : { event }, { limit }).entries;
   }
 }

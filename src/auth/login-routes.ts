@@ -157,24 +157,31 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
   /** Without a signed-in session there is nothing to end: go to the login page. */
   const skipIfSignedOut: RequestHandler = (req, res, next) => (req.user ? next() : res.redirect(303, '/login'));
 
-  const logout: RequestHandler = (req, res, next) => {
-    const user = req.user as Express.User;
-    const session = handleOf(hashSessionId(req.sessionID));
-    // Dead server-side first; a request still running with this session cannot save it back.
-    ctx.sessions.revoke(req.sessionID, 'logout');
-    ctx.audit.logout({ userId: user.id, username: user.username, ip: clientIp(req), session });
-    req.session.destroy((err) => {
-      if (err) return next(err);
-      res.clearCookie(sessionCookieName(ctx, req.secure), {
-        path: '/',
-        httpOnly: true,
-        secure: req.secure,
-        sameSite: 'lax',
-        ...(req.secure && cookieDomain ? { domain: cookieDomain } : {}),
-      });
-      res.redirect(303, '/login?notice=signed_out');
-    });
-  };
+  const logout: RequestHandler = (req, res, next) => signOut(ctx, req, res, next);
 
   return { page, csrf, submit, skipIfSignedOut, logout };
+}
+
+/**
+ * Signs the request's session out (the logout button, or ending "this device" from a list):
+ * dead server-side first, so a request still running with it cannot save it back; then the
+ * cookie is cleared and the browser goes to the login page.
+ */
+export function signOut(ctx: AppContext, req: Request, res: Response, next: (err?: unknown) => void): void {
+  const user = req.user as Express.User;
+  const session = handleOf(hashSessionId(req.sessionID));
+  const cookieDomain = ctx.config.session.cookie_domain;
+  ctx.sessions.revoke(req.sessionID, 'logout');
+  ctx.audit.logout({ userId: user.id, username: user.username, ip: clientIp(req), session });
+  req.session.destroy((err) => {
+    if (err) return next(err);
+    res.clearCookie(sessionCookieName(ctx, req.secure), {
+      path: '/',
+      httpOnly: true,
+      secure: req.secure,
+      sameSite: 'lax',
+      ...(req.secure && cookieDomain ? { domain: cookieDomain } : {}),
+    });
+    res.redirect(303, '/login?notice=signed_out');
+  });
 }
