@@ -99,7 +99,10 @@ export function createForwardAuth(ctx: AppContext) {
    */
   function tokenUser(bearer: string, clientIp: string): User | null {
     const token = ctx.tokens.authenticate(bearer, clientIp);
-    if (!token) return null;
+    // The proxy passes the Authorization header on to the home service behind it: an
+    // admin-scoped token would hand that service the keys to gatehouse. Only read and write
+    // tokens open home services.
+    if (!token || token.scope === 'admin') return null;
     const user = ctx.users.findById(token.userId);
     if (!user || user.disabled || passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return null;
     return user;

@@ -37,7 +37,9 @@ export function safeLocalPath(path: unknown): string | null {
     // Parsed against a dummy origin: anything that leaves it is not a local path.
     const url = new URL(path, 'http://gatehouse.invalid');
     if (url.origin !== 'http://gatehouse.invalid') return null;
-    return `${url.pathname}${url.search}`;
+    // Judge what is returned, not what came in: dot segments normalise "/.//evil" to "//evil".
+    const result = `${url.pathname}${url.search}`;
+    return result.startsWith('//') || result.startsWith('/\\') ? null : result;
   } catch {
     return null;
   }

@@ -83,8 +83,9 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
       return showForm(req, res, err.status, { error: err.publicMessage, rd });
     }
     let revoked: number;
+    let tokens: number;
     try {
-      ({ sessionsRevoked: revoked } = await ctx.accounts.setPassword(user.username, form.new_password, `user:${user.username}`, {
+      ({ sessionsRevoked: revoked, tokensRevoked: tokens } = await ctx.accounts.setPassword(user.username, form.new_password, `user:${user.username}`, {
         keepSid: req.sessionID,
         ip: clientIp(req),
       }));
@@ -94,7 +95,11 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     }
     // The session continues under a new ID: whoever may have copied the old cookie is out.
     await renewSessionId(req, ctx.clock.now());
-    addFlash(req, revoked ? `Your password was changed. ${revoked} other ${revoked === 1 ? 'session was' : 'sessions were'} signed out.` : 'Your password was changed.');
+    const ended = [
+      revoked ? `${revoked} other ${revoked === 1 ? 'session was' : 'sessions were'} signed out` : '',
+      tokens ? `${tokens} API ${tokens === 1 ? 'token was' : 'tokens were'} revoked` : '',
+    ].filter(Boolean);
+    addFlash(req, `Your password was changed.${ended.length ? ` ${ended.join('; ')}.` : ''}`);
     res.redirect(303, rd ?? '/account');
   };
 

@@ -70,14 +70,16 @@ export function meApi(ctx: AppContext, g: Guards) {
     const result = await ctx.accounts.setPassword(user.username, input.new_password, actor(req), { keepSid: req.sessionID, ip: clientIp(req) });
     // As on the page: the session continues under a new ID, so a copied cookie is dead.
     await renewSessionId(req, ctx.clock.now());
-    res.json({ sessions_revoked: result.sessionsRevoked, csrf_token: g.csrfToken(req) });
+    res.json({ sessions_revoked: result.sessionsRevoked, tokens_revoked: result.tokensRevoked, csrf_token: g.csrfToken(req) });
   };
 
   const reauth: RequestHandler = async (req, res) => {
     const input = body(PasswordBody, req);
     await confirmPassword(ctx, req, input.password);
-    const at = req.session.auth?.at ?? ctx.clock.now();
-    const answer: z.output<typeof Reauthenticated> = { authenticated_at: iso(at), recent_until: iso(at + RECENT_AUTH_MS) };
+    const at = ctx.clock.now();
+    // A new authentication: the session continues under a new ID (and CSRF token).
+    await renewSessionId(req, at);
+    const answer: z.output<typeof Reauthenticated> = { authenticated_at: iso(at), recent_until: iso(at + RECENT_AUTH_MS), csrf_token: g.csrfToken(req) };
     res.json(answer);
   };
 
@@ -101,7 +103,7 @@ export function meApi(ctx: AppContext, g: Guards) {
   const data: RequestHandler = (req, res) => {
     const user = caller(req);
     const document = exportPersonalData(ctx, user.id);
-    ctx.audit.dataExported({ userId: user.id, username: user.username, ip: clientIp(req) });
+    if (req.method === 'GET') ctx.audit.dataExported({ userId: user.id, username: user.username, ip: clientIp(req) });
     res.json(document);
   };
 

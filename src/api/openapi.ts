@@ -56,7 +56,7 @@ export const OPERATIONS: Operation[] = [
     tag: 'me',
     summary: 'Change your password',
     description:
-      'Needs the current password (throttled like sign-in). Ends your other sessions; this one stays signed in under a new session ID (a new cookie is set) and a new CSRF token, returned here.',
+      'Needs the current password (throttled like sign-in). Ends your other sessions and revokes your API tokens; this one stays signed in under a new session ID (a new cookie is set) and a new CSRF token, returned here.',
     access: 'session',
     body: S.PasswordChangeBody,
     ok: 200,
@@ -67,7 +67,8 @@ export const OPERATIONS: Operation[] = [
     path: '/api/v1/me/reauth',
     tag: 'me',
     summary: 'Confirm your password',
-    description: 'Makes this session count as recently authenticated for 10 minutes, as dangerous admin operations require.',
+    description:
+      'Makes this session count as recently authenticated for 10 minutes, as dangerous admin operations and creating API tokens require. The session continues under a new ID (a new cookie is set) with a new CSRF token, returned here.',
     access: 'session',
     body: S.PasswordBody,
     ok: 200,

@@ -204,8 +204,8 @@ export const BanList = z.strictObject({ bans: z.array(BanJson) });
 export const CsrfJson = z.strictObject({ csrf_token: z.string() });
 export const SessionsRevoked = z.strictObject({ sessions_revoked: z.number().int() });
 /** After a password change the session continues under a new ID, with a new CSRF token. */
-export const PasswordChanged = z.strictObject({ sessions_revoked: z.number().int(), csrf_token: z.string() });
-export const Reauthenticated = z.strictObject({ authenticated_at: isoTime, recent_until: isoTime });
+export const PasswordChanged = z.strictObject({ sessions_revoked: z.number().int(), tokens_revoked: z.number().int(), csrf_token: z.string() });
+export const Reauthenticated = z.strictObject({ authenticated_at: isoTime, recent_until: isoTime, csrf_token: z.string() });
 export const DeletionRequested = z.strictObject({ deletion_requested_at: isoTime });
 
 export const PersonalData = z.strictObject({

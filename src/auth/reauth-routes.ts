@@ -10,6 +10,7 @@ import { addFlash } from '../http/flash.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import { AppError } from '../lib/errors.js';
+import { renewSessionId } from '../http/session.js';
 import { confirmPassword, RECENT_AUTH_MS } from './confirm.js';
 
 const DEFAULT_RETURN = '/admin';
@@ -46,6 +47,8 @@ export function reauthRoutes(ctx: AppContext, guards: Guards) {
       if (err.retryAfter !== undefined) res.set('Retry-After', String(err.retryAfter));
       return showForm(req, res, err.status, rd, err.publicMessage);
     }
+    // A confirmed password is a new authentication: the session continues under a new ID.
+    await renewSessionId(req, ctx.clock.now());
     addFlash(req, 'Confirmed. Now repeat the action.');
     res.redirect(303, rd);
   };

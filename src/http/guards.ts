@@ -91,6 +91,7 @@ export function createGuards(ctx: AppContext): Guards {
 
   const requireSafeTransport: RequestHandler = (req, res, next) => {
     if (req.secure || ctx.config.server.allow_insecure_http || isLocalRequest(req)) return next();
+    if (req.path.startsWith('/api/')) return next(new AppError('https-required', 403, 'Passwords are only accepted over HTTPS (or from this machine).'));
     renderPage(res, 'insecure.njk', { title: 'HTTPS required' }, 403);
   };
 
@@ -135,7 +136,10 @@ export function createGuards(ctx: AppContext): Guards {
           back = null;
         }
       }
-      res.redirect(303, `/reauth?rd=${encodeURIComponent(back ?? safeLocalPath(req.path) ?? '/')}`);
+      // Without a Referer: account forms go back to /account; admin form paths answer GET
+      // with their page.
+      const fallback = req.path.startsWith('/account/') ? '/account' : safeLocalPath(req.path);
+      res.redirect(303, `/reauth?rd=${encodeURIComponent(back ?? fallback ?? '/')}`);
     },
     csrfToken: (req) => csrf.generateToken(req),
     csrfValid: (req) => csrf.isRequestValid(req),

@@ -136,6 +136,21 @@ export class ApiTokens {
   }
 
   /**
+   * Revokes every live token of a user (their password was changed or reset: whoever may
+   * have made a token with the old one loses it too). Returns how many.
+   */
+  revokeAllOf(userId: number, by: string): number {
+    const rows = this.db
+      .prepare('UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING id, token_hash')
+      .all(this.clock.now(), by, userId, this.clock.now()) as Array<{ id: number; token_hash: string }>;
+    for (const r of rows) {
+      this.cache.delete(r.token_hash);
+      this.audit.tokenRevoked({ userId, token: r.id, by });
+    }
+    return rows.length;
+  }
+
+  /**
    * The live token for a bearer value, or null (malformed, unknown, revoked, expired).
    * Records the use, written at most once a minute.
    */
@@ -154,7 +169,9 @@ export class ApiTokens {
       this.cache.delete(hash);
       return null;
     }
-    if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_INTERVAL_MS || row.last_used_ip !== ip) {
+    // Written at most once a minute (a token can come from two addresses in turn; that must
+    // not turn every forward-auth check into a write); the address is the latest one seen.
+    if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_INTERVAL_MS) {
       row.last_used_at = now;
       row.last_used_ip = ip;
       this.markUsed.run(now, ip, row.id);

@@ -3,6 +3,7 @@
 
 import type { Audit } from '../audit/events.js';
 import { AuditLog } from '../audit/query.js';
+import type { ApiTokens } from '../tokens/api-tokens.js';
 import type { Db } from '../db/connection.js';
 import { checkPasswordInput, type PasswordHasher } from '../auth/passwords.js';
 import { passwordProblems } from '../auth/password-policy.js';
@@ -24,6 +25,7 @@ export class Accounts {
     private readonly audit: Audit,
     private readonly clock: Clock,
     private readonly auditLog: AuditLog = new AuditLog(db),
+    private readonly tokens: Pick<ApiTokens, 'revokeAllOf'> | null = null,
   ) {}
 
   /** Resolves a typed username to an existing user, or throws a 404 AppError. */
@@ -70,7 +72,8 @@ export class Accounts {
   }
 
   /**
-   * Sets a new password and ends the user's other sessions (reason `password-changed`).
+   * Sets a new password, ends the user's other sessions (reason `password-changed`) and
+   * revokes their API tokens.
    * `keepSid`: the session the user changed it from stays signed in. `reset`: an
    * administrator chose it, so the user must pick their own at next sign-in.
    */
@@ -79,7 +82,7 @@ export class Accounts {
     newPassword: string,
     by: string,
     options: { keepSid?: string; reset?: boolean; ip?: string } = {},
-  ): Promise<{ sessionsRevoked: number }> {
+  ): Promise<{ sessionsRevoked: number; tokensRevoked: number }> {
     const user = this.require(rawUsername);
     const password = this.acceptablePassword(newPassword, user.username);
     const hash = await this.hasher.hash(password);
@@ -87,10 +90,12 @@ export class Accounts {
       this.users.setPasswordHash(user.id, hash, this.clock.now(), { changed: true, mustChange: options.reset === true });
       const revokeOptions = options.keepSid === undefined ? { by } : { by, exceptSid: options.keepSid };
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'password-changed', revokeOptions);
+      // API tokens are credentials too: one made by an intruder must not survive the recovery.
+      const tokensRevoked = this.tokens?.revokeAllOf(user.id, by) ?? 0;
       const who = { userId: user.id, username: user.username, ip: options.ip ?? null, by, sessionsRevoked };
       if (options.reset) this.audit.passwordReset(who);
       else this.audit.passwordChanged(who);
-      return { sessionsRevoked };
+      return { sessionsRevoked, tokensRevoked };
     })();
   }
 
@@ -126,7 +131,7 @@ export class Accounts {
       if (clean.groups.join(',') !== user.groups.join(',')) logged.groups = { from: user.groups, to: clean.groups };
     }
     return this.db.transaction(() => {
-      if (changes.groups !== undefined && isAdmin(user.groups) && !isAdmin(clean.groups ?? [])) this.keepAnAdmin(user);
+      if (changes.groups !== undefined && isAdmin(user.groups) && !user.disabled && !isAdmin(clean.groups ?? [])) this.keepAnAdmin(user);
       this.users.update(user.id, clean, this.clock.now());
       if (Object.keys(logged).length) this.audit.userUpdated({ userId: user.id, username: user.username, by, changes: logged });
       return this.users.findByUsername(user.username) as User;

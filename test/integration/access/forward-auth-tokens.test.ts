@@ -1,5 +1,5 @@
 // Forward auth with personal API tokens: `Authorization: Bearer gth_…` on the proxied
-// request identifies the user (any scope) with the same Remote-* headers; revoked,
+// request identifies the user (read or write scope; never admin) with the same Remote-* headers; revoked,
 // expired or malformed tokens are no credential; other Authorization schemes belong to the
 // upstream app and are ignored; users who must change their password are refused (tokens
 // and cookies alike).
@@ -46,6 +46,13 @@ describe('forward auth with API tokens', () => {
     }
     expect(anonymous.cookies.size, 'no cookie is set').to.equal(0);
     expect((await verify(anonymous, APP, { headers: { authorization: `bearer  ${token}` } })).headers.get('remote-user')).to.equal('alice');
+  });
+
+  it('an admin-scoped token opens no home service (the proxy would hand it to the upstream)', async () => {
+    const token = mint('root', 'admin');
+    expect((await verify(anonymous, 'https://admin.home.example/', bearer(token))).status).to.equal(401);
+    expect((await forward(anonymous, APP, bearer(token))).status).to.be.oneOf([302, 401]);
+    expect((await verify(anonymous, 'https://admin.home.example/', bearer(mint('root', 'write')))).status).to.equal(200);
   });
 
   it('access rules apply to the token’s owner: admin host for admins only', async () => {
@@ -119,10 +126,13 @@ describe('forward auth with API tokens', () => {
     expect((await verify(b, APP)).status).to.equal(401);
     expect((await verify(anonymous, APP, bearer(token))).status).to.equal(401);
 
+    // A password change revokes the user's tokens: one made by an intruder dies with it.
     await app.ctx.accounts.setPassword('alice', 'violet submarine orbits quietly', 'test');
-    expect((await verify(anonymous, APP, bearer(token))).status, 'tokens survive a password change').to.equal(200);
-    // An administrator's reset: the user must choose their own first.
+    expect((await verify(anonymous, APP, bearer(token))).status, 'tokens die with a password change').to.equal(401);
+    const fresh = mint('alice');
+    expect((await verify(anonymous, APP, bearer(fresh))).status).to.equal(200);
+    // An administrator's reset: revoked as well, and the user must choose their own first.
     await app.ctx.accounts.setPassword('alice', 'amber lanterns drift over harbours', 'test', { reset: true });
-    expect((await verify(anonymous, APP, bearer(token))).status).to.equal(401);
+    expect((await verify(anonymous, APP, bearer(fresh))).status).to.equal(401);
   });
 });

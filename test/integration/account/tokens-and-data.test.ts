@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import type { Browser } from '../../support/browser.js';
+import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { signedIn, startAccountApp } from './support.js';
 
@@ -33,6 +34,37 @@ describe('account: personal API tokens', () => {
     await addUser(app.ctx, 'root', { groups: ['admins'] });
   });
   afterEach(() => app.close());
+
+  it('asks for the password again when the sign-in is over 10 minutes old (a stolen cookie cannot mint a token)', async () => {
+    await app.close();
+    const clock = new FakeClock();
+    app = await startAccountApp({}, { clock });
+    await addUser(app.ctx, 'root', { groups: ['admins'] });
+    const b = await signedIn(app, 'root', GOOD_PASSWORD);
+    clock.advance(11 * 60_000);
+    const res = await createToken(b, { name: 'foothold', scope: 'admin', expires_in_days: '366' });
+    expect(res.status).to.equal(303);
+    expect(res.location).to.equal('/reauth?rd=%2Faccount');
+    expect(TOKEN.test(res.text)).to.equal(false);
+    expect(app.ctx.db.prepare('SELECT count(*) FROM api_tokens').pluck().get()).to.equal(0);
+    // Through the API with the same cookie: 403 reauth-required, nothing created.
+    const csrf = await b.csrf('/account');
+    const api = await b.request('POST', '/api/v1/me/tokens', {
+      body: JSON.stringify({ name: 'foothold', scope: 'admin', expires_in_days: 366 }),
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+    });
+    expect(api.status).to.equal(403);
+    expect(JSON.parse(api.text).error.code).to.equal('reauth-required');
+    expect(app.ctx.db.prepare('SELECT count(*) FROM api_tokens').pluck().get()).to.equal(0);
+    // Confirming the password lets it through.
+    const token = await b.csrf('/reauth?rd=%2Faccount');
+    const before = b.cookieHeader();
+    expect((await b.post('/reauth', { _csrf: token, rd: '/account', username: 'root', password: GOOD_PASSWORD })).location).to.equal('/account');
+    // The confirmation renewed the session ID: the cookie from before is dead.
+    expect(b.cookieHeader()).not.to.equal(before);
+    expect((await b.get('/account', { cookie: before })).location).to.equal('/login');
+    expect((await createToken(b, { name: 'deliberate', scope: 'admin', expires_in_days: '30' })).status).to.equal(201);
+  });
 
   it('shows a new token once (201, no-store, not a redirect) and never on the next page', async () => {
     const b = await signedIn(app, 'alice', GOOD_PASSWORD);

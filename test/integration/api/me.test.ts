@@ -125,7 +125,8 @@ describe('API /me with the session cookie', () => {
     expect((await alice.get('/api/v1/me')).body.authentication.recent).to.equal(false);
     const res = await alice.post('/api/v1/me/reauth', { password: GOOD_PASSWORD });
     expect(res.status).to.equal(200);
-    expect(res.body).to.deep.equal({ authenticated_at: new Date(clock.now()).toISOString(), recent_until: new Date(clock.now() + 600_000).toISOString() });
+    expect(res.body).to.deep.include({ authenticated_at: new Date(clock.now()).toISOString(), recent_until: new Date(clock.now() + 600_000).toISOString() });
+    expect(res.body.csrf_token, 'a new CSRF token for the renewed session').to.be.a('string');
     expect((await alice.get('/api/v1/me')).body.authentication.recent).to.equal(true);
   });
 
@@ -151,7 +152,7 @@ describe('API /me with the session cookie', () => {
     expect((await alice.get('/api/v1/me')).body.user.deletion_requested_at).to.equal(null);
   });
 
-  it('a user who must change their password may only read /me and change it (cookie and token alike)', async () => {
+  it('a user who must change their password may only read /me and change it; the reset revoked their tokens', async () => {
     const secret = await createToken(alice, 'write');
     await app.ctx.accounts.setPassword('alice', NEW_PASSWORD, 'test', { reset: true });
     alice = await signedIn(doc, app.url, 'alice', NEW_PASSWORD);
@@ -162,12 +163,13 @@ describe('API /me with the session cookie', () => {
     expect(refused.status).to.equal(403);
     expect(refused.body.error.code).to.equal('password-change-required');
     const token = Api.withToken(doc, app.url, secret);
-    expect((await token.get('/api/v1/me/sessions')).status).to.equal(403);
+    expect((await token.get('/api/v1/me/sessions')).status, 'revoked by the reset').to.equal(401);
+    expect((await alice.post('/api/v1/me/tokens', { name: 'new', scope: 'read', expires_in_days: 30 })).status).to.equal(403);
 
     const changed = await alice.put('/api/v1/me/password', { current_password: NEW_PASSWORD, new_password: 'amber lanterns drift over harbours' });
     expect(changed.status).to.equal(200);
     expect((await alice.get('/api/v1/me/sessions')).status).to.equal(200);
-    expect((await token.get('/api/v1/me/sessions')).status).to.equal(200);
+    expect((await token.get('/api/v1/me/sessions')).status).to.equal(401);
   });
 
   it('a disabled user’s session and tokens stop working at once', async () => {

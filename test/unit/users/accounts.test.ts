@@ -92,6 +92,11 @@ describe('user cache', () => {
       ctx.accounts.update('kid', { groups: ['admins', 'family'] }, 'test');
       ctx.accounts.update('root', { groups: [] }, 'test');
       expect(ctx.users.findByUsername('root')?.groups).to.deep.equal([]);
+      // A disabled administrator is not the one keeping the household managed.
+      ctx.accounts.update('root', { groups: ['admins'] }, 'test');
+      ctx.accounts.disable('root', 'test');
+      ctx.accounts.update('root', { groups: [] }, 'test');
+      expect(ctx.users.findByUsername('root')?.groups).to.deep.equal([]);
     });
 
     it('updates display name, email and groups, validating each, and audits what changed', async () => {
