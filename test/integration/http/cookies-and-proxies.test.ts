@@ -86,6 +86,41 @@ describe('cookies and proxies', () => {
     expect(post.status).to.equal(403);
   });
 
+  it('refuses every other password form over plain HTTP from another machine too', async () => {
+    // Binding off: the session signed in locally is then used from the LAN address.
+    const a = await start({ session: { ip_binding: 'off' } });
+    await addUser(a.ctx, 'root', { groups: ['admins'] });
+    const local = new Browser(a.url);
+    expect((await local.login('root', GOOD_PASSWORD)).status).to.equal(303);
+    const csrf = await local.csrf('/account');
+    const lan = new Browser(a.url, { 'x-forwarded-for': '192.168.1.50', cookie: local.cookieHeader() });
+    expect((await lan.get('/account')).status, 'pages without a password field stay reachable').to.equal(200);
+    for (const path of ['/account/password', '/reauth']) expect((await lan.get(path)).status, path).to.equal(403);
+    const forms: Array<[string, Record<string, string>]> = [
+      ['/account/password', { current_password: GOOD_PASSWORD, new_password: 'seven quiet lanterns glow' }],
+      ['/account/delete-request', { password: GOOD_PASSWORD }],
+      ['/reauth', { password: GOOD_PASSWORD, rd: '/admin' }],
+      ['/admin/users', { username: 'eve', password: 'seven quiet lanterns glow', password_confirm: 'seven quiet lanterns glow' }],
+      ['/admin/users/alice/password', { password: 'seven quiet lanterns glow', password_confirm: 'seven quiet lanterns glow' }],
+    ];
+    for (const [path, form] of forms) {
+      const res = await lan.post(path, { _csrf: csrf, ...form });
+      expect(res.status, path).to.equal(403);
+      expect(res.text, path).to.contain('HTTPS required');
+    }
+    for (const [method, path, body] of [
+      ['PUT', '/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'seven quiet lanterns glow' }],
+      ['POST', '/api/v1/me/reauth', { password: GOOD_PASSWORD }],
+    ] as const) {
+      const res = await lan.request(method, path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-csrf-token': csrf } });
+      expect(res.status, path).to.equal(403);
+      expect(JSON.parse(res.text).error.code, path).to.equal('https-required');
+    }
+    expect(a.ctx.users.findByUsername('eve')).to.equal(null);
+    expect((await a.ctx.accounts.verifyCredentials('root', GOOD_PASSWORD)).ok).to.equal(true);
+    expect(a.ctx.users.findByUsername('alice')?.mustChangePassword).to.equal(false);
+  });
+
   it('treats a local proxy that hides the client (no X-Forwarded-For) as not local', async () => {
     const a = await start();
     const viaLocalProxy = new Browser(a.url, { via: '1.1 nginx', 'x-forwarded-proto': 'http' });
