@@ -211,19 +211,7 @@ export const DeletionRequested = z.strictObject({ deletion_requested_at: isoTime
 export const PersonalData = z.strictObject({
   exported_at: isoTime,
   profile: UserJson,
-  sessions: z.array(
-    z.strictObject({
-      handle: z.string(),
-      device: z.string(),
-      user_agent: z.string().nullable(),
-      bound_ip: z.string().nullable(),
-      created_at: isoTime,
-      last_seen_at: isoTime,
-      expires_at: isoTime,
-      ended_at: time,
-      end_reason: z.string().nullable(),
-    }),
-  ),
+  sessions: z.array(z.strictObject(sessionFields)),
   api_tokens: z.array(TokenJson.omit({ state: true })),
   audit_events: z.array(AuditEntryJson.omit({ user_id: true, username: true })),
 });
