@@ -2,16 +2,13 @@
 // personal API tokens, "my data" and the deletion request, gathered for views/account.njk.
 
 import type { Request, Response } from 'express';
-import { z } from 'zod';
 import type { SessionEndReason } from '../audit/events.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
-import { AppError } from '../lib/errors.js';
 import type { TokenInfo } from '../tokens/api-tokens.js';
 import { isAdmin } from '../users/groups.js';
-import { INVISIBLE } from '../users/username.js';
 import { mySessions } from './sessions.js';
 
 /** Why a session ended, in words a household member understands. */
@@ -71,24 +68,4 @@ export function renderAccount(ctx: AppContext, guards: Guards, req: Request, res
     },
     status,
   );
-}
-
-/** A single text field of a form: a string (not an array), bounded, without control characters. */
-export function text(field: string, max: number) {
-  return z
-    .string({ error: `${field} must be a single text value.` })
-    .max(max, { error: `${field} is too long (at most ${max} characters).` })
-    .refine((v) => !INVISIBLE.test(v), { error: `${field} contains control or invisible characters.` });
-}
-
-/** A password field: any characters but NUL are allowed; checked again by the domain. */
-export function passwordText(field: string) {
-  return z.string({ error: `${field} must be a single text value.` }).max(1024, { error: `${field} is too long.` });
-}
-
-/** Parses a form body with `schema`; a 400 with the first problem otherwise. */
-export function parseForm<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) throw new AppError('invalid-form', 400, parsed.error.issues[0]?.message ?? 'The form was not filled in correctly.');
-  return parsed.data;
 }

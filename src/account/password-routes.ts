@@ -14,18 +14,18 @@ import { renderPage } from '../http/views.js';
 import { formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import { clientIp } from '../theft/client-ip.js';
-import { parseForm, passwordText, text } from './page.js';
+import { formPassword, formText, parseForm } from '../http/form-fields.js';
 import { passwordStrength } from './strength.js';
 
 const changeForm = z.object({
-  current_password: passwordText('The current password'),
-  new_password: passwordText('The new password'),
+  current_password: formPassword('The current password'),
+  new_password: formPassword('The new password'),
   rd: z.string({ error: 'rd must be a single text value.' }).max(2048, { error: 'rd is too long.' }).optional(),
 });
 
 const strengthBody = z.object({
   password: z.string({ error: 'password must be a string.' }).max(1024, { error: 'The password is too long.' }),
-  username: text('username', 256).optional(),
+  username: formText('username', 256).optional(),
 });
 
 export function passwordRoutes(ctx: AppContext, guards: Guards) {

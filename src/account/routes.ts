@@ -14,7 +14,8 @@ import { clientIp } from '../theft/client-ip.js';
 import { TOKEN_SCOPES } from '../tokens/api-tokens.js';
 import { isAdmin } from '../users/groups.js';
 import { exportPersonalData } from './my-data.js';
-import { parseForm, passwordText, renderAccount, text, TOKEN_LIFETIME_DEFAULT_DAYS } from './page.js';
+import { formPassword, formText, parseForm } from '../http/form-fields.js';
+import { renderAccount, TOKEN_LIFETIME_DEFAULT_DAYS } from './page.js';
 import { revokeMyOtherSessions, revokeMySession } from './sessions.js';
 
 const DAY = 86_400_000;
@@ -23,15 +24,15 @@ const handleParam = z.string().regex(/^[0-9a-f]{12}$/);
 const tokenIdParam = z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number);
 
 const tokenForm = z.object({
-  name: text('The token name', 64).refine((v) => v.trim().length > 0, { error: 'Give the token a name.' }),
+  name: formText('The token name', 64).refine((v) => v.trim().length > 0, { error: 'Give the token a name.' }),
   scope: z.enum(TOKEN_SCOPES, { error: 'The scope must be read, write or admin.' }),
-  expires_in_days: text('The lifetime', 8)
+  expires_in_days: formText('The lifetime', 8)
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? TOKEN_LIFETIME_DEFAULT_DAYS : Number(v.trim())))
     .refine((n) => Number.isInteger(n) && n >= 1 && n <= 366, { error: 'A token lives between 1 and 366 days.' }),
 });
 
-const deleteForm = z.object({ current_password: passwordText('The current password') });
+const deleteForm = z.object({ current_password: formPassword('The current password') });
 
 const who = (user: Express.User) => `user:${user.username}`;
 

@@ -10,17 +10,18 @@ import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import { AppError, badRequest } from '../lib/errors.js';
 import { normalizeUsername } from '../users/username.js';
-import { firstProblem, frame, textField } from './shared.js';
+import { firstProblem, formText } from '../http/form-fields.js';
+import { frame } from './shared.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
 const auditQuery = z.object({
-  event: textField('event', 64).optional(),
-  user: textField('user', 256).optional(),
-  ip: textField('ip', 64).optional(),
-  from: textField('from', 32).optional(),
-  to: textField('to', 32).optional(),
-  before: textField('before', 20).optional(),
+  event: formText('event', 64).optional(),
+  user: formText('user', 256).optional(),
+  ip: formText('ip', 64).optional(),
+  from: formText('from', 32).optional(),
+  to: formText('to', 32).optional(),
+  before: formText('before', 20).optional(),
 });
 
 type RawQuery = z.output<typeof auditQuery>;

@@ -7,9 +7,10 @@ import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
-import { actor, firstProblem, frame, textField } from './shared.js';
+import { firstProblem, formText } from '../http/form-fields.js';
+import { actor, frame } from './shared.js';
 
-const liftForm = z.object({ target: textField('The address or username', 256) });
+const liftForm = z.object({ target: formText('The address or username', 256) });
 
 export function adminBanRoutes(ctx: AppContext, guards: Guards) {
   function render(req: Request, res: Response, status: number, locals: Record<string, unknown> = {}): void {

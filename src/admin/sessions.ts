@@ -12,18 +12,19 @@ import { deviceLabel } from '../sessions/device.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { HANDLE_LENGTH } from '../sessions/types.js';
 import { normalizeUsername } from '../users/username.js';
-import { actor, adminReturnPath, firstProblem, frame, textField } from './shared.js';
+import { firstProblem, formText } from '../http/form-fields.js';
+import { actor, adminReturnPath, frame } from './shared.js';
 
 /** Ended sessions are kept for the retention period; the page shows the newest ones. */
 const ENDED_SHOWN = 500;
 const LIVE_SHOWN = 1000;
 
 const filterQuery = z.object({
-  user: textField('user', 256).optional(),
+  user: formText('user', 256).optional(),
   state: z.enum(['live', 'ended', ''], { error: 'state must be "live" or "ended".' }).optional(),
 });
 
-const revokeForm = z.object({ return_to: textField('return_to', 2048).optional() });
+const revokeForm = z.object({ return_to: formText('return_to', 2048).optional() });
 const HANDLE = new RegExp(`^[0-9a-f]{${HANDLE_LENGTH}}$`);
 
 export function adminSessionRoutes(ctx: AppContext, guards: Guards) {

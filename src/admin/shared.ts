@@ -1,14 +1,13 @@
-// Helpers shared by the admin pages: who is acting, form field schemas, the target user of
+// Helpers shared by the admin pages: who is acting, the target user of
 // a /admin/users/:username path, safe return paths and the page frame (wide, sub-navigation).
 
 import type { Request } from 'express';
-import { z } from 'zod';
 import { safeLocalPath } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { notFound } from '../lib/errors.js';
 import type { User } from '../users/repository.js';
-import { INVISIBLE, normalizeUsername } from '../users/username.js';
+import { normalizeUsername } from '../users/username.js';
 
 export type AdminArea = 'overview' | 'users' | 'sessions' | 'audit' | 'bans';
 
@@ -25,26 +24,6 @@ export function actor(req: Request): string {
 /** Locals every admin page needs: the wide layout, the sub-navigation and the CSRF token. */
 export function frame(req: Request, guards: Guards, area: AdminArea, title: string): Record<string, unknown> {
   return { title, area, mainClass: 'wide', csrfToken: guards.csrfToken(req) };
-}
-
-/** One text value (not a list), bounded, without control or invisible characters. */
-export function textField(label: string, max: number) {
-  return z
-    .string({ error: (issue) => (issue.input === undefined ? `${label} is missing.` : `${label} must be a single text value.`) })
-    .max(max, { error: `${label} is too long (at most ${max} characters).` })
-    .refine((v) => !INVISIBLE.test(v), { error: `${label} contains control or invisible characters.` });
-}
-
-/** Password fields: bounded, but control characters are the password policy's business. */
-export function passwordField(label: string) {
-  return z
-    .string({ error: (issue) => (issue.input === undefined ? `${label} is missing.` : `${label} must be a single text value.`) })
-    .max(4096, { error: `${label} is too long.` });
-}
-
-/** The first problem of a failed parse, for the page. */
-export function firstProblem(error: z.ZodError): string {
-  return error.issues[0]?.message ?? 'The form was not filled in correctly.';
 }
 
 /**

@@ -15,35 +15,36 @@ import { clientIp } from '../theft/client-ip.js';
 import { ADMIN_GROUP } from '../users/groups.js';
 import type { User } from '../users/repository.js';
 import { normalizeUsername } from '../users/username.js';
-import { actor, currentUser, firstProblem, frame, passwordField, targetUser, textField, userPath } from './shared.js';
+import { firstProblem, formPassword, formText } from '../http/form-fields.js';
+import { actor, currentUser, frame, targetUser, userPath } from './shared.js';
 
 /** Checkboxes of known groups arrive as one value or a list; free text adds more. */
 const groupsFields = {
-  groups: z.union([textField('A group', 64), z.array(textField('A group', 64)).max(64, { error: 'Too many groups.' })]).optional(),
-  groups_other: textField('Other groups', 1024).optional(),
+  groups: z.union([formText('A group', 64), z.array(formText('A group', 64)).max(64, { error: 'Too many groups.' })]).optional(),
+  groups_other: formText('Other groups', 1024).optional(),
 };
 
 const profileForm = z.object({
-  display_name: textField('The display name', 256),
-  email: textField('The email address', 320),
+  display_name: formText('The display name', 256),
+  email: formText('The email address', 320),
   ...groupsFields,
 });
 
 const createForm = z.object({
-  username: textField('The username', 256),
-  display_name: textField('The display name', 256).optional(),
-  email: textField('The email address', 320).optional(),
+  username: formText('The username', 256),
+  display_name: formText('The display name', 256).optional(),
+  email: formText('The email address', 320).optional(),
   ...groupsFields,
-  password: passwordField('The password'),
-  password_confirm: passwordField('The password confirmation'),
+  password: formPassword('The password'),
+  password_confirm: formPassword('The password confirmation'),
 });
 
 const passwordForm = z.object({
-  password: passwordField('The new password'),
-  password_confirm: passwordField('The password confirmation'),
+  password: formPassword('The new password'),
+  password_confirm: formPassword('The password confirmation'),
 });
 
-const deleteForm = z.object({ confirm: textField('The confirmation', 256) });
+const deleteForm = z.object({ confirm: formText('The confirmation', 256) });
 
 /** What the group fields of a form say: checked boxes plus comma/space separated text. */
 function groupsOf(form: { groups?: string | string[] | undefined; groups_other?: string | undefined }): string[] {

@@ -10,14 +10,15 @@ import { addFlash } from '../http/flash.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import { AppError } from '../lib/errors.js';
+import { formPassword, formText } from '../http/form-fields.js';
 import { renewSessionId } from '../http/session.js';
 import { confirmPassword, RECENT_AUTH_MS } from './confirm.js';
 
 const DEFAULT_RETURN = '/admin';
 
 const reauthForm = z.object({
-  password: z.string({ error: 'The password must be a single text value.' }).max(4096, { error: 'The password is too long.' }),
-  rd: z.string({ error: 'rd must be a single text value.' }).max(2048, { error: 'rd is too long.' }).optional(),
+  password: formPassword('The password'),
+  rd: formText('rd', 2048).optional(),
 });
 
 /** Only a path inside gatehouse: re-authentication never sends anyone to another site. */
