@@ -18,17 +18,9 @@ export const RECENTLY_ENDED = 20;
 
 export function mySessions(ctx: AppContext, userId: number, currentSid: string | null): { live: MySession[]; ended: MySession[] } {
   const current = currentSid ? handleOf(hashSessionId(currentSid)) : null;
-  const all = ctx.sessions.list({ userId, includeEnded: true, limit: 200 });
   const view = (s: SessionInfo): MySession => ({ ...s, device: deviceLabel(s.userAgent), current: s.handle === current && s.deletedAt === null });
-  const now = ctx.clock.now();
-  const live = all.filter((s) => s.deletedAt === null && s.expiresAt > now).map(view);
-  // Expired rows not yet swept count as ended (reason "expired").
-  const ended = all
-    .filter((s) => s.deletedAt !== null || s.expiresAt <= now)
-    .map((s) => view(s.deletedAt === null ? { ...s, deletedAt: s.expiresAt, deleteReason: 'expired' } : s))
-    .filter((s) => s.deleteReason !== 'regenerated')
-    .sort((a, b) => (b.deletedAt ?? 0) - (a.deletedAt ?? 0))
-    .slice(0, RECENTLY_ENDED);
+  const live = ctx.sessions.list({ userId, limit: 200 }).map(view);
+  const ended = ctx.sessions.listEnded({ userId, limit: RECENTLY_ENDED }).map(view);
   // The current session first, then the most recently used.
   live.sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt - a.lastSeenAt);
   return { live, ended };

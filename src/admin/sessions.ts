@@ -47,15 +47,9 @@ export function adminSessionRoutes(ctx: AppContext, guards: Guards) {
       userId = user.id;
       shownUser = user.username;
     }
-    const now = ctx.clock.now();
     const currentHandle = handleOf(hashSessionId(req.sessionID));
-    const rows = ctx.sessions.list({ ...(userId !== undefined ? { userId } : {}), includeEnded: state === 'ended', limit: state === 'ended' ? 100_000 : LIVE_SHOWN });
-    // An expired session not yet swept has no deleted_at: it counts as ended ("expired").
-    const isEnded = (s: (typeof rows)[number]) => s.deletedAt !== null || s.expiresAt <= now;
-    const sessions = rows
-      .filter((s) => (state === 'ended' ? isEnded(s) : !isEnded(s)))
-      .sort((a, b) => (state === 'ended' ? (b.deletedAt ?? b.expiresAt) - (a.deletedAt ?? a.expiresAt) : b.lastSeenAt - a.lastSeenAt))
-      .slice(0, state === 'ended' ? ENDED_SHOWN : LIVE_SHOWN)
+    const filter = userId !== undefined ? { userId } : {};
+    const sessions = (state === 'ended' ? ctx.sessions.listEnded({ ...filter, limit: ENDED_SHOWN }) : ctx.sessions.list({ ...filter, limit: LIVE_SHOWN }))
       .map((s) => ({
         handle: s.handle,
         device: deviceLabel(s.userAgent),
@@ -91,5 +85,5 @@ export function adminSessionRoutes(ctx: AppContext, guards: Guards) {
 
 /** Live signed-in sessions right now (for the overview). */
 export function liveSessionCount(ctx: AppContext): number {
-  return ctx.sessions.list({ limit: 100_000 }).length;
+  return ctx.sessions.countSignedIn();
 }

@@ -8,26 +8,13 @@ import { SessionParams, sessionJson, SessionsQuery } from './schemas.js';
 import { actor, params, query } from './validate.js';
 
 const DEFAULT_LIMIT = 100;
-/** Ended sessions are picked out of a listing that puts live ones first; read this many. */
-const SCAN_MAX = 10_000;
 
 export function sessionsApi(ctx: AppContext) {
   const list: RequestHandler = (req, res) => {
     const { user, state = 'live', limit = DEFAULT_LIMIT } = query(SessionsQuery, req);
     const userId = user === undefined ? undefined : ctx.accounts.require(user).id;
     const filter = userId === undefined ? {} : { userId };
-    const now = ctx.clock.now();
-    const sessions =
-      state === 'live'
-        ? ctx.sessions.list({ ...filter, limit })
-        : ctx.sessions
-            .list({ ...filter, includeEnded: true, limit: SCAN_MAX })
-            // Expired rows not yet swept count as ended, as on the account page.
-            .filter((s) => s.deletedAt !== null || s.expiresAt <= now)
-            .map((s) => (s.deletedAt === null ? { ...s, deletedAt: s.expiresAt, deleteReason: 'expired' as const } : s))
-            .filter((s) => s.deleteReason !== 'regenerated')
-            .sort((a, b) => (b.deletedAt ?? 0) - (a.deletedAt ?? 0))
-            .slice(0, limit);
+    const sessions = state === 'live' ? ctx.sessions.list({ ...filter, limit }) : ctx.sessions.listEnded({ ...filter, limit });
     res.json({ sessions: sessions.map(sessionJson) });
   };
 

@@ -339,6 +339,37 @@ export class SqliteSessionStore extends session.Store {
   }
 
   /**
+   * Ended signed-in sessions, most recently ended first: soft-deleted ones and expired ones
+   * the sweeper has not marked yet (shown as ended by "expired" at their expiry). Sessions
+   * replaced by a new ID of the same sign-in (reason `regenerated`) are not listed.
+   */
+  listEnded(filter: { userId?: number; limit?: number } = {}): SessionInfo[] {
+    this.flushTouches();
+    const rows = this.db
+      .prepare(
+        `SELECT s.*, u.username FROM sessions s LEFT JOIN users u ON u.id = s.user_id
+         WHERE (s.user_id IS NOT NULL OR s.delete_reason = 'user-deleted')
+           ${filter.userId !== undefined ? 'AND s.user_id = @userId' : ''}
+           AND (s.deleted_at IS NOT NULL OR s.idle_expires_at <= @now OR s.absolute_expires_at <= @now)
+           AND s.delete_reason IS NOT 'regenerated'
+         ORDER BY coalesce(s.deleted_at, min(s.idle_expires_at, s.absolute_expires_at)) DESC LIMIT @limit`,
+      )
+      .all({ now: this.clock.now(), limit: filter.limit ?? 1000, ...(filter.userId !== undefined ? { userId: filter.userId } : {}) }) as Array<
+      SessionRow & { username: string | null }
+    >;
+    return rows.map((r) => this.info(r, r.username));
+  }
+
+  /** Live signed-in sessions right now (for the admin overview). */
+  countSignedIn(): number {
+    this.flushTouches();
+    return this.db
+      .prepare('SELECT count(*) FROM sessions WHERE user_id IS NOT NULL AND deleted_at IS NULL AND idle_expires_at > @now AND absolute_expires_at > @now')
+      .pluck()
+      .get({ now: this.clock.now() }) as number;
+  }
+
+  /**
    * Sessions of a user ended by theft detection that the user has not been told about
    * yet; marks them as told. For the notice on the next sign-in.
    */
@@ -467,6 +498,9 @@ export class SqliteSessionStore extends session.Store {
   private info(row: SessionRow, username: string | null): SessionInfo {
     const cached = row.deleted_at === null ? this.cache?.peek(row.id_hash) : undefined;
     const lastSeenAt = Math.max(row.last_seen_at, cached?.lastSeenAt ?? 0);
+    const ends = expiresAt({ lastSeenAt, idleTimeoutMs: row.idle_timeout_ms, absoluteExpiresAt: row.absolute_expires_at });
+    // Expired but not yet swept: ended all the same, by "expired", at its expiry.
+    const unswept = row.deleted_at === null && ends <= this.clock.now();
     return {
       handle: handleOf(row.id_hash),
       userId: row.user_id,
@@ -475,9 +509,9 @@ export class SqliteSessionStore extends session.Store {
       userAgent: row.user_agent,
       createdAt: row.created_at,
       lastSeenAt,
-      expiresAt: expiresAt({ lastSeenAt, idleTimeoutMs: row.idle_timeout_ms, absoluteExpiresAt: row.absolute_expires_at }),
-      deletedAt: row.deleted_at,
-      deleteReason: row.delete_reason as SessionEndReason | null,
+      expiresAt: ends,
+      deletedAt: unswept ? ends : row.deleted_at,
+      deleteReason: unswept ? 'expired' : (row.delete_reason as SessionEndReason | null),
     };
   }
 }

@@ -270,6 +270,30 @@ describe('session store: Store API', () => {
     });
   });
 
+  describe('listing ended sessions', () => {
+    it('lists signed-out and expired-but-unswept sessions, most recently ended first, without replaced IDs or visitors', async () => {
+      await set(f.store, 'sid-logout', signedIn(f.alice));
+      f.store.revoke('sid-logout', 'logout');
+      f.clock.advance(MINUTE);
+      await set(f.store, 'sid-idle', signedIn(f.alice));
+      await set(f.store, 'sid-replaced', signedIn(f.alice));
+      await destroy(f.store, 'sid-replaced'); // express-session's regenerate(): reason "regenerated"
+      await set(f.store, 'sid-visitor', anonymous());
+      f.store.revoke('sid-visitor', 'revoked');
+      await set(f.store, 'sid-bob', signedIn(f.bob));
+      f.store.revoke('sid-bob', 'revoked');
+      f.clock.advance(HOUR + MINUTE); // sid-idle is now past its idle expiry, not yet swept
+
+      const ended = f.store.listEnded({ userId: f.alice });
+      expect(ended.map((s) => s.deleteReason)).to.deep.equal(['expired', 'logout']);
+      const expired = ended[0];
+      expect(expired?.deletedAt, 'ended at its expiry').to.equal(expired?.expiresAt);
+      expect(f.store.listEnded().map((s) => s.username)).to.deep.equal(['alice', 'bob', 'alice']);
+      expect(f.store.listEnded({ limit: 1 })).to.have.length(1);
+      expect(f.store.countSignedIn()).to.equal(0);
+    });
+  });
+
   describe('sweep', () => {
     it('marks expired sessions, purges soft-deleted rows past retention and keeps newer ones', async () => {
       f.close();
