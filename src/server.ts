@@ -1,7 +1,7 @@
 // Entry point: load and validate config, open and migrate the database, build the app,
 // listen, print the first-run setup link, and drain gracefully on SIGTERM/SIGINT.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -33,7 +33,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const log = createLogger(config.log.level);
   const ctx = createContext(config, { log });
   await ctx.hasher.prepare();
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16_384 }, createRequestListener(ctx));
+  const listener = createRequestListener(ctx);
+  // Responses not yet finished, so a stop can ask each client to close its keep-alive
+  // connection once its answer is sent (see stop below).
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16_384 }, (req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    listener(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -59,21 +69,45 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
 
   let stopping: Promise<void> | null = null;
+  /**
+   * Graceful stop: refuse new connections at once, let requests already received finish
+   * (at most server.shutdown_timeout, then their connections are cut), then write pending
+   * session touches, checkpoint the WAL into the database file and close it. Rejects only
+   * if closing the database failed.
+   */
   const stop = () =>
-    (stopping ??= new Promise<void>((resolve) => {
-      log.info('stopping: draining connections');
+    (stopping ??= new Promise<void>((resolve, reject) => {
+      const started = Date.now();
+      log.info({ inFlight: inFlight.size }, 'stopping: draining connections');
       stopSweeper();
       stopThrottleSweeper();
-      const force = setTimeout(() => server.closeAllConnections(), config.server.shutdown_timeout);
+      draining = true;
+      // server.close() only stops listening: a keep-alive connection would stay open after
+      // its last answer (up to keepAliveTimeout). "Connection: close" on the answers still
+      // to come makes Node end each connection as soon as its answer is sent.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      let cut = false;
+      const force = setTimeout(() => {
+        cut = true;
+        log.warn({ inFlight: inFlight.size, timeoutMs: config.server.shutdown_timeout }, 'stopping: shutdown_timeout reached, cutting the remaining connections');
+        server.closeAllConnections();
+      }, config.server.shutdown_timeout);
+      // Answers whose headers were already sent cannot carry the header: close their
+      // connections once idle.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
       force.unref();
+      idle.unref();
       server.close(() => {
         clearTimeout(force);
+        clearInterval(idle);
         try {
           ctx.close();
         } catch (err) {
-          log.error({ err }, 'closing the database failed');
+          log.error({ err }, 'stopping: closing the database failed');
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
         }
-        log.info('stopped');
+        log.info({ ms: Date.now() - started, cutConnections: cut }, 'stopped');
         resolve();
       });
       server.closeIdleConnections();
@@ -95,12 +129,22 @@ export async function main(): Promise<void> {
     throw err;
   }
   const running = await startServer(config);
+  let signals = 0;
   const onSignal = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      // A second Ctrl-C means "now": committed writes are safe in SQLite either way.
+      running.ctx.log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      process.exit(1);
+    }
     running.ctx.log.info({ signal }, 'signal received');
-    void running.stop().then(() => process.exit(0));
+    running.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
