@@ -14,6 +14,7 @@ import { databasePath, openDatabase, type Db } from './db/connection.js';
 import { migrate } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { silentLogger, type Logger } from './lib/log.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { sessionPolicy } from './sessions/policy.js';
 import { SqliteSessionStore } from './sessions/store.js';
 import { createSessionGuard, type SessionGuard } from './theft/guard.js';
@@ -47,6 +48,8 @@ export interface AppContext {
   auditLog: AuditLog;
   /** The theft check (IP binding) every session use goes through. */
   guard: SessionGuard;
+  /** Prometheus counters and gauges (src/metrics); served by GET /metrics when enabled. */
+  metrics: Metrics;
   /** Flushes pending session touches, checkpoints the WAL and closes the database. */
   close(): void;
 }
@@ -91,8 +94,10 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const setup = new SetupTokens(db, clock, config.setup.token_lifetime);
   let closed = false;
   const guard = createSessionGuard({ config, sessions, audit, log, users });
+  const metrics = createMetrics(config, db, clock, sessions);
   return {
     guard,
+    metrics,
     config,
     access,
     db,

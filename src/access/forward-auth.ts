@@ -9,7 +9,8 @@ import type { Socket } from 'node:net';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import { cookieNames } from '../http/session.js';
-import { SessionCookieReader } from '../sessions/cookie.js';
+import { FORWARD_AUTH_TIMING_SAMPLE, type ForwardAuthCredential, type ForwardAuthOutcome } from '../metrics/metrics.js';
+import { SessionCookieReader, type SessionCookie } from '../sessions/cookie.js';
 import { createIpResolver } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
 import { createIpBuckets } from './ip-buckets.js';
@@ -69,15 +70,21 @@ export function createForwardAuth(ctx: AppContext) {
     return trusted;
   };
 
+  // Every check is counted (an array increment, see ForwardAuthTally), but logged only at
+  // debug: an info line per check would be most of the log and cost the hot path.
+  const tally = ctx.metrics.forwardAuth;
+  const debug = ctx.log.isLevelEnabled('debug');
+  function count(kind: ForwardAuthKind, outcome: ForwardAuthOutcome, credential: ForwardAuthCredential, ip?: string, host?: string): void {
+    tally.add(kind, outcome, credential);
+    if (debug) ctx.log.debug({ endpoint: kind, outcome, credential, ip, host }, 'forward-auth check');
+  }
+
   function loginUrl(original: OriginalRequest): string | null {
     return portal ? `${portal}/login?rd=${encodeURIComponent(original.url)}` : null;
   }
 
-  /** The signed-in user behind the request's cookie, or null; the same checks as pages. */
-  function signedInUser(req: IncomingMessage, original: OriginalRequest, clientIp: string, kind: ForwardAuthKind): User | null {
-    const name = original.proto === 'https' ? names.secure : names.plain;
-    const cookie = cookies.read(req.headers.cookie, name);
-    if (!cookie) return null;
+  /** The signed-in user behind the request's session cookie, or null; the same checks as pages. */
+  function signedInUser(cookie: SessionCookie, clientIp: string, kind: ForwardAuthKind): User | null {
     const live = ctx.sessions.lookupHash(cookie.hash);
     if (!live || live.userId === null) return null;
     // The same theft check as pages: used from an address the binding does not allow, the
@@ -121,41 +128,65 @@ export function createForwardAuth(ctx: AppContext) {
     answer(res, 401, 'Unauthorized\n');
   }
 
-  return function handle(req: IncomingMessage, res: ServerResponse, kind: ForwardAuthKind): void {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+  function check(req: IncomingMessage, res: ServerResponse, kind: ForwardAuthKind): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      count(kind, 'bad-request', 'none');
+      return answer(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+    }
     // Only a trusted proxy may tell us about an original request; a client talking to us
     // directly could otherwise claim any URL, host or address.
-    if (!peerIsTrusted(req)) return answer(res, 400, 'Forward-auth requests must come from a trusted proxy (server.trusted_proxies).\n');
+    if (!peerIsTrusted(req)) {
+      count(kind, 'bad-request', 'none');
+      return answer(res, 400, 'Forward-auth requests must come from a trusted proxy (server.trusted_proxies).\n');
+    }
     const parsed = kind === 'verify' ? readForVerify(req) : readForForward(req);
-    if (!parsed.ok) return answer(res, 400, `${parsed.message}\n`);
+    if (!parsed.ok) {
+      count(kind, 'bad-request', 'none');
+      return answer(res, 400, `${parsed.message}\n`);
+    }
     const original = parsed.request;
     // The client IP (X-Forwarded-For walked through the trusted proxies), worked out
     // eagerly: it is cheap, and a lazy getter or closure per request made V8 keep request
     // garbage past young-generation collections (-30 % req/s, +55 MB RSS; npm run bench).
     const ip = ips.clientIp(req);
-    if (isIP(ip) === 0) return answer(res, 400, 'The proxy sent an X-Forwarded-For that does not end in an IP address.\n');
+    if (isIP(ip) === 0) {
+      count(kind, 'bad-request', 'none', undefined, original.host);
+      return answer(res, 400, 'The proxy sent an X-Forwarded-For that does not end in an IP address.\n');
+    }
     const wait = buckets.take(ip);
-    if (wait > 0) return answer(res, 429, 'Too Many Requests\n', { 'Retry-After': String(wait) });
+    if (wait > 0) {
+      count(kind, 'rate-limited', 'none', ip, original.host);
+      return answer(res, 429, 'Too Many Requests\n', { 'Retry-After': String(wait) });
+    }
     let user: User | null;
     let decision: Decision;
+    let credential: ForwardAuthCredential = 'none';
     try {
       // The cookie path pays one property read for this. A request presenting a gatehouse
       // token is judged by that token alone: a bad one is no credential, whatever cookie
       // comes with it. Other Authorization values (Basic for the upstream app) are ignored.
       const authorization = req.headers.authorization;
       const bearer = authorization === undefined ? null : GATEHOUSE_BEARER.exec(authorization);
-      user = bearer ? tokenUser(bearer[1] as string, ip) : signedInUser(req, original, ip, kind);
+      let cookie: SessionCookie | null = null;
+      if (bearer) credential = 'token';
+      else if ((cookie = cookies.read(req.headers.cookie, original.proto === 'https' ? names.secure : names.plain))) credential = 'cookie';
+      user = bearer ? tokenUser(bearer[1] as string, ip) : cookie ? signedInUser(cookie, ip, kind) : null;
       decision = ctx.access.decide({ host: original.host, path: original.path, method: original.method, ip }, user);
     } catch (err) {
       // Fail closed: no answer from the database is never a 200.
       ctx.log.error({ err, kind }, 'forward-auth check failed');
+      count(kind, 'error', credential, ip, original.host);
       return answer(res, 503, 'Service Unavailable\n', { 'Retry-After': '5' });
     }
     if (decision.reason === 'two-factor-unavailable' && !warnedRules.has(decision.rule)) {
       warnedRules.add(decision.rule);
       ctx.log.warn({ rule: decision.rule }, 'a two_factor rule matched, but two-factor sign-in is not available yet: denying');
     }
-    if (decision.outcome !== 'allow') return refuse(res, kind, req, original, decision);
+    if (decision.outcome !== 'allow') {
+      count(kind, decision.outcome === 'deny' ? 'deny' : 'unauthenticated', credential, ip, original.host);
+      return refuse(res, kind, req, original, decision);
+    }
+    count(kind, 'allow', credential, ip, original.host);
     const headers: Record<string, string> = {};
     if (user && decision.policy !== 'bypass') {
       headers['Remote-User'] = headerValue(user.username);
@@ -164,5 +195,16 @@ export function createForwardAuth(ctx: AppContext) {
       headers['Remote-Email'] = headerValue(user.email ?? '');
     }
     answer(res, 200, 'OK\n', headers);
+  }
+
+  // One check in FORWARD_AUTH_TIMING_SAMPLE is timed: the check is synchronous, so this
+  // is its whole cost to us, and the rest pay one decrement.
+  let untilTimed = FORWARD_AUTH_TIMING_SAMPLE;
+  return function handle(req: IncomingMessage, res: ServerResponse, kind: ForwardAuthKind): void {
+    if (--untilTimed > 0) return check(req, res, kind);
+    untilTimed = FORWARD_AUTH_TIMING_SAMPLE;
+    const start = performance.now();
+    check(req, res, kind);
+    ctx.metrics.forwardAuthDuration(kind, (performance.now() - start) / 1000);
   };
 }

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { sessionCookieName } from '../http/session.js';
 import { addFlash } from '../http/flash.js';
+import { AppError } from '../lib/errors.js';
 import { formatTime, renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
@@ -78,6 +79,7 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     const ip = clientIp(req);
     const parsed = loginForm.safeParse(req.body ?? {});
     if (!parsed.success) {
+      ctx.metrics.login('failed');
       ctx.audit.loginFailed({ ip, reason: 'invalid-input' });
       return showForm(req, res, 400, { error: parsed.error.issues[0]?.message ?? 'The form was not filled in correctly.' });
     }
@@ -88,6 +90,7 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     // Malformed input (NUL, invisible characters, over-long) is refused before any hashing.
     const malformed = !name.ok && name.kind === 'malformed' ? name.message : !password.ok ? password.message : null;
     if (malformed) {
+      ctx.metrics.login('failed');
       ctx.audit.loginFailed({ ip, reason: 'invalid-input' });
       return showForm(req, res, 400, { error: malformed, rd });
     }
@@ -95,6 +98,7 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     // gets the same generic message (429 and Retry-After say only "not now").
     const verdict = ctx.regulator.check(ip, name.ok ? name.username : null);
     if (!verdict.allowed) {
+      ctx.metrics.login('throttled');
       ctx.log.info({ event: 'login-throttled', ip, reason: verdict.reason, retryAfter: verdict.retryAfter }, 'sign-in throttled');
       res.set('Retry-After', String(verdict.retryAfter));
       return showForm(req, res, 429, { error: GENERIC_LOGIN_FAILURE, username: form.username.slice(0, 256), rd });
@@ -115,9 +119,11 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     const authenticate = passport.authenticate('local', { session: true }, guarded((err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
       if (err) {
         attempt.abandon(); // no verdict on the password (e.g. busy): neither failure nor success
+        if (err instanceof AppError && err.code === 'busy') ctx.metrics.login('busy');
         return next(err);
       }
       if (!user) {
+        ctx.metrics.login('failed');
         try {
           ctx.audit.loginFailed({ username: info?.username ?? null, ip, reason: info?.reason ?? 'bad-credentials' });
           ctx.log.info({ event: 'login-failed', ip, reason: info?.reason ?? 'bad-credentials' }, 'sign-in refused');
@@ -132,6 +138,7 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         user,
         guarded((loginErr: unknown) => {
           if (loginErr) return next(loginErr);
+          ctx.metrics.login('succeeded');
           const session = handleOf(hashSessionId(req.sessionID));
           for (const n of ctx.sessions.takeTheftNotices(user.id)) {
             addFlash(

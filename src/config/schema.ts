@@ -216,6 +216,14 @@ export const configSchema = z
         forward_auth_max: z.number().int().min(1).max(10_000_000).default(20_000),
       })
       .prefault({}),
+    /** GET /metrics (Prometheus text format). Off by default; when on, only these client networks get an answer. */
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Client IPs (after server.trusted_proxies) allowed to scrape; others get 404. */
+        networks: z.array(proxyEntry).min(1, { message: 'list at least one network, e.g. "127.0.0.0/8"; to turn metrics off set metrics.enabled: false' }).default(['127.0.0.0/8', '::1/128']),
+      })
+      .prefault({}),
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -1,6 +1,5 @@
 // Assembles the Express application from the context. createApp never listens.
 
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
@@ -8,6 +7,7 @@ import { createForwardAuth, FORWARD_AUTH_PATHS } from '../access/forward-auth.js
 import { createPassport } from '../auth/passport.js';
 import type { AppContext } from '../context.js';
 import { publicDir } from '../lib/paths.js';
+import { observeRequests } from '../metrics/http.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { AppError } from '../lib/errors.js';
 import { busy } from '../throttle/hash-gate.js';
@@ -38,12 +38,15 @@ export function createApp(ctx: AppContext): Express {
   views.express(app);
   app.set('view engine', 'njk');
 
+  // Request id, the log line and the metrics of every page and API request (first, so
+  // the early refusals below are logged and counted too).
+  app.use(observeRequests(ctx));
   app.use((req, res, next) => {
-    res.locals.requestId = randomBytes(8).toString('hex');
     // In a login storm the hash queue fills up: refuse further sign-ins before any work
     // (rate-limit write, session load, page rendering), so the event loop stays free for
     // the forward-auth checks and the sign-ins already queued (bench/login-storm.ts).
     if (req.method === 'POST' && HASHING_PATHS.has(req.path) && ctx.hashGate.full) {
+      if (req.path === '/login') ctx.metrics.login('busy');
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Retry-After': '5' });
       res.end(`${busy().publicMessage}\n`);
       return;

@@ -19,6 +19,7 @@ import { openApiRoute } from '../api/openapi.js';
 import { sessionsApi } from '../api/sessions.js';
 import { usersApi } from '../api/users.js';
 import { loginRoutes } from '../auth/login-routes.js';
+import { metricsRoute } from '../metrics/route.js';
 import type { createPassport } from '../auth/passport.js';
 import { reauthRoutes } from '../auth/reauth-routes.js';
 import { setupRoutes } from '../auth/setup-routes.js';
@@ -61,6 +62,8 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const apiBans = bansApi(ctx);
   return [
     { method: 'get', path: '/healthz', session: false, chain: [healthRoute(ctx)] },
+    // Prometheus scrapes: off unless metrics.enabled, and only from metrics.networks (404 otherwise).
+    { method: 'get', path: '/metrics', session: false, chain: [metricsRoute(ctx)] },
 
     // ---- sign-in, first-run setup ------------------------------------------------------
     { method: 'get', path: '/login', session: true, chain: [g.requireSafeTransport, login.page] },

@@ -152,14 +152,14 @@ export class SqliteSessionStore extends session.Store {
         WHERE user_id = @userId AND ${live} AND id_hash IS NOT @except RETURNING id_hash`),
       expireDue: db.prepare(`
         UPDATE sessions SET deleted_at = @now, delete_reason = 'expired'
-        WHERE ${live} AND (idle_expires_at <= @now OR absolute_expires_at <= @now) RETURNING id_hash`),
+        WHERE ${live} AND (idle_expires_at <= @now OR absolute_expires_at <= @now) RETURNING id_hash, user_id`),
       // Ended signed-in sessions stay for the retention period; pre-login ones only briefly.
       purge: db.prepare(`
         DELETE FROM sessions WHERE deleted_at IS NOT NULL AND (deleted_at < @cutoff
           OR (user_id IS NULL AND delete_reason IN ('regenerated', 'expired', 'cleared') AND deleted_at < @anonymousCutoff))`),
       countLive: db.prepare(`SELECT count(*) FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`).pluck(),
       allLive: db.prepare(`SELECT id_hash, data FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`),
-      clearLive: db.prepare(`UPDATE sessions SET deleted_at = @now, delete_reason = 'cleared' WHERE ${live} RETURNING id_hash`),
+      clearLive: db.prepare(`UPDATE sessions SET deleted_at = @now, delete_reason = 'cleared' WHERE ${live} RETURNING id_hash, user_id`),
     };
   }
 
@@ -211,8 +211,9 @@ export class SqliteSessionStore extends session.Store {
   /** Ends every live session (soft delete, reason `cleared`). */
   override clear(callback?: (err?: unknown) => void): void {
     settle(callback, () => {
-      const rows = this.sql.clearLive.all({ now: this.clock.now() }) as Array<{ id_hash: string }>;
+      const rows = this.sql.clearLive.all({ now: this.clock.now() }) as Array<{ id_hash: string; user_id: number | null }>;
       for (const r of rows) this.forget(r.id_hash);
+      this.ended('cleared', rows.filter((r) => r.user_id !== null).length);
     });
   }
 
@@ -314,6 +315,7 @@ export class SqliteSessionStore extends session.Store {
       this.forget(r.id_hash);
       this.audit.sessionRevoked({ userId, session: handleOf(r.id_hash), reason, by: options.by ?? 'system' });
     }
+    this.ended(reason, rows.length);
     return rows.length;
   }
 
@@ -407,8 +409,9 @@ export class SqliteSessionStore extends session.Store {
   sweep(): { expired: number; purged: number } {
     this.flushTouches();
     const now = this.clock.now();
-    const expired = this.sql.expireDue.all({ now }) as Array<{ id_hash: string }>;
+    const expired = this.sql.expireDue.all({ now }) as Array<{ id_hash: string; user_id: number | null }>;
     for (const r of expired) this.forget(r.id_hash);
+    this.ended('expired', expired.filter((r) => r.user_id !== null).length);
     const purged = this.sql.purge.run({ cutoff: now - this.policy.retentionMs, anonymousCutoff: now - Math.min(ANONYMOUS_RETENTION_MS, this.policy.retentionMs) }).changes;
     return { expired: expired.length, purged };
   }
@@ -468,12 +471,18 @@ export class SqliteSessionStore extends session.Store {
       detail: detail ? JSON.stringify(detail) : null,
     }) as { id_hash: string; user_id: number | null } | undefined;
     this.forget(hash);
+    if (row && row.user_id !== null) this.ended(reason, 1);
     // Audit endings of signed-in sessions; anonymous pre-login sessions are not events, and
     // logout and theft detection write their own, richer events.
     if (row && row.user_id !== null && reason !== 'regenerated' && reason !== 'logout' && reason !== 'ip-mismatch') {
       this.audit.sessionRevoked({ userId: row.user_id, session: handleOf(hash), reason, by: by ?? 'system' });
     }
     return row !== undefined;
+  }
+
+  /** Tells listeners (the metrics) that signed-in sessions ended: `sessions-ended` (reason, count). */
+  private ended(reason: SessionEndReason, count: number): void {
+    if (count > 0) this.emit('sessions-ended', reason, count);
   }
 
   private forget(hash: string): void {
