@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js';
 import { createContext, type AppContext } from './context.js';
 import { createRequestListener } from './http/app.js';
 import { createLogger } from './lib/log.js';
+import { notifySystemd } from './lib/systemd.js';
 import { startSweeper } from './sessions/sweeper.js';
 import { startThrottleSweeper } from './throttle/sweeper.js';
 
@@ -68,6 +69,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     );
   }
 
+  void notifySystemd('READY=1', log, { status: `listening on ${url}` }); // only once listen() succeeded
   let stopping: Promise<void> | null = null;
   /**
    * Graceful stop: refuse new connections at once, let requests already received finish
@@ -79,6 +81,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     (stopping ??= new Promise<void>((resolve, reject) => {
       const started = Date.now();
       log.info({ inFlight: inFlight.size }, 'stopping: draining connections');
+      void notifySystemd('STOPPING=1', log);
       stopSweeper();
       stopThrottleSweeper();
       draining = true;
