@@ -60,6 +60,8 @@ function prettyStream(destination: pino.DestinationStream | undefined): pino.Des
     colorize: destination === undefined,
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
     ignore: 'pid,hostname,service',
+    // One line per entry, as in the journal; error stacks still get their own lines.
+    singleLine: true,
     ...(destination ? { destination: destination as NodeJS.WritableStream } : {}),
   });
 }
