@@ -1,5 +1,6 @@
-// The `gatehouse` command: serve, users, sessions, bans and the setup link, with the same config
-// and data dir as the server. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
+// The `gatehouse` command: serve, users, sessions, bans, the setup link, backup/restore and
+// checks, with the same config and data dir as the server. Exit codes: 0 ok, 1 failed, 2 usage
+// or configuration error.
 
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -12,6 +13,7 @@ import type { User } from '../users/repository.js';
 import { explainAccess } from './access-check.js';
 import { liftBans, listBans } from './bans.js';
 import { CliError, formatTime, obtainPassword, printTable } from './io.js';
+import { renderConfig, runBackup, runDbCheck, runRestore } from './ops.js';
 
 interface Io {
   out: (line: string) => void;
@@ -31,9 +33,13 @@ function program(io: Io): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
+  const configFile = () => root.opts<{ config?: string }>().config;
+  const currentConfig = () => {
+    const file = configFile();
+    return loadConfig(file ? { file } : {});
+  };
   const withContext = async <T>(work: (ctx: AppContext) => Promise<T> | T): Promise<T> => {
-    const file = root.opts<{ config?: string }>().config;
-    const config = loadConfig(file ? { file } : {});
+    const config = currentConfig();
     const ctx = createContext(config);
     try {
       return await work(ctx);
@@ -49,8 +55,8 @@ function program(io: Io): Command {
     .action(async () => {
       const file = root.opts<{ config?: string }>().config;
       const running = await startServer(loadConfig(file ? { file } : {}));
-      await new Promise<void>((resolve) => {
-        const stop = () => void running.stop().then(resolve);
+      await new Promise<void>((resolve, reject) => {
+        const stop = () => void running.stop().then(resolve, reject);
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
@@ -255,6 +261,38 @@ function program(io: Io): Command {
         for (const line of liftBans(ctx, target, by)) io.out(line);
       }),
     );
+
+  root
+    .command('backup <file>')
+    .description('copy the database and the cookie key into one file (online: the server may keep running)')
+    .option('-f, --force', 'replace the file if it exists')
+    .action(async (file: string, opts: { force?: boolean }) => {
+      for (const line of await runBackup(currentConfig(), file, opts)) io.out(line);
+    });
+  root
+    .command('restore <file>')
+    .description('replace the database with a backup (server stopped); the current one is kept as a .bak')
+    .action((file: string) => {
+      for (const line of runRestore(currentConfig(), file)) io.out(line);
+    });
+  root
+    .command('db')
+    .description('database maintenance')
+    .command('check [file]')
+    .description('integrity and foreign-key check of the database (or of a backup file); exit 1 on problems')
+    .action((file: string | undefined) => {
+      for (const line of runDbCheck(currentConfig(), file)) io.out(line);
+    });
+  root
+    .command('config')
+    .description('configuration')
+    .command('check')
+    .description('validate the configuration (file + environment) and print the effective values, secrets redacted')
+    .option('--json', 'print JSON instead of YAML')
+    .action((opts: { json?: boolean }) => {
+      const file = configFile();
+      io.out(renderConfig(currentConfig(), { ...opts, ...(file ? { file } : {}) }));
+    });
 
   return root;
 }

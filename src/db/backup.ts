@@ -1,0 +1,307 @@
+// Backup, restore and checking of the database: SQLite's online backup while the server
+// runs, a checked and atomic restore while it is stopped, and integrity checks.
+
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { databasePath, type Db } from './connection.js';
+import { migrate, readMigrations } from './migrate.js';
+
+/*
+ * The backup is one SQLite file: the database as of one moment, plus a small table
+ * `gatehouse_backup` with the format, the time, the schema version and the cookie key from
+ * secrets.json. The key is included because a database restored without it signs everybody
+ * out; it adds little to what the file already holds (password hashes, TOTP secrets), so
+ * the file must be kept as private as the data directory either way. Restore removes the
+ * table again and writes the key back to secrets.json.
+ */
+const META_TABLE = 'gatehouse_backup';
+const FORMAT = 'gatehouse-backup-1';
+
+/** A failure the operator can act on; exitCode follows the CLI (1 failed, 2 usage). */
+export class OpsError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'OpsError';
+  }
+}
+
+export interface CheckReport {
+  /** PRAGMA integrity_check lines other than "ok". */
+  integrity: string[];
+  /** PRAGMA foreign_key_check rows, as "table row R points to missing PARENT". */
+  foreignKeys: string[];
+  /** Highest applied migration (0: none, or not a gatehouse database). */
+  schemaVersion: number;
+  ok: boolean;
+}
+
+export function schemaVersion(db: Db): number {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!table) return 0;
+  return (db.prepare('SELECT coalesce(max(version), 0) FROM schema_migrations').pluck().get() as number) ?? 0;
+}
+
+export function checkDatabase(db: Db): CheckReport {
+  // max 100 lines: a badly damaged file can report thousands; the first ones say enough.
+  const integrity = (db.pragma('integrity_check(100)') as Array<{ integrity_check: string }>).map((r) => r.integrity_check).filter((line) => line !== 'ok');
+  const foreignKeys = (db.pragma('foreign_key_check') as Array<{ table: string; rowid: number | null; parent: string }>).map(
+    (r) => `${r.table} row ${r.rowid ?? '?'} points to a missing ${r.parent} row`,
+  );
+  return { integrity, foreignKeys, schemaVersion: schemaVersion(db), ok: integrity.length === 0 && foreignKeys.length === 0 };
+}
+
+/** Opens an existing SQLite file for reading, with a clear message when it is not one. */
+function openExisting(file: string, what: string, options: { readonly?: boolean } = {}): Db {
+  if (!existsSync(file)) throw new OpsError(`${what} ${file} does not exist`);
+  if (!statSync(file).isFile()) throw new OpsError(`${what} ${file} is not a file`);
+  let db: Db;
+  try {
+    db = new Database(file, { fileMustExist: true, readonly: options.readonly ?? false });
+    db.pragma('busy_timeout = 5000');
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch (err) {
+    throw new OpsError(`${what} ${file} cannot be read as an SQLite database (${(err as Error).message})`);
+  }
+  return db;
+}
+
+/** Integrity and foreign-key check of a database file (the live one, or a backup). */
+export function checkDatabaseFile(file: string): CheckReport {
+  const db = openExisting(file, 'database');
+  try {
+    return checkDatabase(db);
+  } finally {
+    db.close();
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readCookieSecret(dataDir: string): string | null {
+  try {
+    const parsed = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as { cookieSecret?: unknown };
+    return typeof parsed.cookieSecret === 'string' ? parsed.cookieSecret : null;
+  } catch {
+    return null;
+  }
+}
+
+function stamp(now: Date): string {
+  return now.toISOString().replace(/[:.]/g, '-');
+}
+
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  schemaVersion: number;
+  users: number;
+  liveSessions: number;
+  withCookieKey: boolean;
+}
+
+/**
+ * Copies the live database with SQLite's online backup API (the server may keep writing)
+ * into `target`: written to a temporary file next to it, checked, then renamed into place,
+ * so `target` is either the old file or a complete backup, never half of one.
+ */
+export async function backupDatabase(dataDir: string, target: string, options: { force?: boolean } = {}): Promise<BackupResult> {
+  const source = databasePath(dataDir);
+  const file = resolve(target);
+  if (existsSync(file)) {
+    if (statSync(file).isDirectory()) throw new OpsError(`${file} is a directory; give a file name, e.g. ${join(file, 'gatehouse-backup.db')}`, 2);
+    if (!options.force) throw new OpsError(`${file} already exists; choose another name or add --force to replace it`);
+  }
+  if (!existsSync(dirname(file))) throw new OpsError(`the directory ${dirname(file)} does not exist`);
+  if (file === source) throw new OpsError('the backup cannot replace the live database itself', 2);
+  const db = openExisting(source, 'no database yet:');
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  rmSync(temp, { force: true });
+  try {
+    // All remaining pages in one step, under one read transaction: a consistent snapshot
+    // even while the server writes (WAL readers do not block it), instead of restarting
+    // after every write the server commits between small steps. (0 would copy nothing.)
+    await db.backup(temp, { progress: () => 0x7fffffff });
+    const copy = new Database(temp);
+    let result: Omit<BackupResult, 'file' | 'bytes'>;
+    try {
+      // A self-contained file: no -wal beside it to forget when copying it elsewhere.
+      copy.pragma('journal_mode = DELETE');
+      const report = checkDatabase(copy);
+      if (!report.ok) throw new OpsError(`the copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}; run "gatehouse db check"`);
+      const cookieSecret = readCookieSecret(dataDir);
+      copy.exec(`CREATE TABLE ${META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);
+      const put = copy.prepare(`INSERT INTO ${META_TABLE} (key, value) VALUES (?, ?)`);
+      put.run('format', FORMAT);
+      put.run('created_at', new Date().toISOString());
+      put.run('schema_version', String(report.schemaVersion));
+      if (cookieSecret) put.run('cookie_secret', cookieSecret);
+      result = {
+        schemaVersion: report.schemaVersion,
+        users: copy.prepare('SELECT count(*) FROM users').pluck().get() as number,
+        liveSessions: copy.prepare('SELECT count(*) FROM sessions WHERE user_id IS NOT NULL AND deleted_at IS NULL').pluck().get() as number,
+        withCookieKey: cookieSecret !== null,
+      };
+    } finally {
+      copy.close();
+    }
+    chmodSync(temp, 0o600);
+    fsyncPath(temp);
+    renameSync(temp, file);
+    fsyncPath(dirname(file));
+    return { file, bytes: statSync(file).size, ...result };
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  } finally {
+    db.close();
+  }
+}
+
+export interface RestoreResult {
+  schemaVersion: number;
+  /** Where the replaced database was kept (null: there was none). */
+  previous: string | null;
+  /** The cookie key: restored from the backup, kept (none in the backup), or unchanged. */
+  cookieKey: 'restored' | 'kept' | 'same';
+  users: number;
+}
+
+/**
+ * Makes the database usable again from a backup while the server is stopped: checks the
+ * file (integrity, foreign keys, a schema this gatehouse knows), brings it to the current
+ * schema in a staging copy, keeps the current database as gatehouse.db.<time>.bak, and
+ * renames the staging copy into place (atomic: the path always names a whole database).
+ */
+export function restoreDatabase(dataDir: string, backupFile: string, now = new Date()): RestoreResult {
+  const target = databasePath(dataDir);
+  const source = openExisting(resolve(backupFile), 'backup', { readonly: true });
+  let cookieSecret: string | null = null;
+  let version: number;
+  try {
+    const report = checkDatabase(source);
+    if (!report.ok) throw new OpsError(`the backup is damaged: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
+    version = report.schemaVersion;
+    if (version === 0) throw new OpsError(`${backupFile} is not a gatehouse database (no schema_migrations table)`);
+    const known = readMigrations().length;
+    if (version > known) throw new OpsError(`the backup has schema version ${version}, newer than this gatehouse (${known}); restore it with the gatehouse version that made it`);
+    const hasMeta = source.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(META_TABLE);
+    if (hasMeta) {
+      cookieSecret = (source.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'cookie_secret'`).pluck().get() as string | undefined) ?? null;
+    }
+  } catch (err) {
+    source.close();
+    throw err;
+  }
+
+  const current = existsSync(target) ? claimExclusively(target) : null;
+  const staging = `${target}.restore-${process.pid}.tmp`;
+  try {
+    rmSync(staging, { force: true });
+    // Copied through SQLite, not as a file: that also picks up a -wal left beside a
+    // hand-made copy, and leaves the backup file itself untouched.
+    source.exec(`VACUUM INTO '${staging.replace(/'/g, "''")}'`);
+    const staged = new Database(staging);
+    try {
+      staged.pragma('journal_mode = DELETE');
+      staged.exec(`DROP TABLE IF EXISTS ${META_TABLE}`);
+      staged.pragma('foreign_keys = ON');
+      try {
+        migrate(staged);
+      } catch (err) {
+        throw new OpsError(`the backup cannot be brought to this gatehouse's schema: ${(err as Error).message}`);
+      }
+      const report = checkDatabase(staged);
+      if (!report.ok) throw new OpsError(`the restored copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
+      version = report.schemaVersion;
+    } finally {
+      staged.close();
+    }
+    const users = countUsers(staging);
+    chmodSync(staging, 0o600);
+    fsyncPath(staging);
+    let previous: string | null = null;
+    if (current) {
+      previous = `${target}.${stamp(now)}.bak`;
+      // A hard link keeps the old file under the .bak name without a moment where the
+      // database path is empty (a server starting then would create a new, empty one).
+      try {
+        linkSync(target, previous);
+      } catch {
+        copyFileSync(target, previous);
+      }
+    }
+    renameSync(staging, target);
+    for (const extra of [`${target}-wal`, `${target}-shm`]) rmSync(extra, { force: true });
+    fsyncPath(dataDir);
+    const cookieKey = restoreCookieSecret(dataDir, cookieSecret, now);
+    return { schemaVersion: version, previous, cookieKey, users };
+  } finally {
+    rmSync(staging, { force: true });
+    current?.close();
+    source.close();
+  }
+}
+
+function countUsers(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) FROM users').pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Proves no other process has the database open, and keeps it that way until the swap: a
+ * WAL database can leave WAL mode only when its connection is the only one (SQLite then
+ * holds the exclusive lock), so SQLITE_BUSY here means the server or another gatehouse
+ * command is running. Without waiting: a running server would hold it forever.
+ */
+function claimExclusively(file: string): Db {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 0');
+    const mode = db.pragma('journal_mode = DELETE', { simple: true }) as string;
+    if (mode !== 'delete') throw Object.assign(new Error('still in WAL mode'), { code: 'SQLITE_BUSY' });
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    return db;
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY') || (err as { code?: string }).code === 'SQLITE_LOCKED') {
+      throw new OpsError('the database is in use: stop the gatehouse server (e.g. "systemctl stop gatehouse") and any other gatehouse command first');
+    }
+    throw err;
+  }
+}
+
+function restoreCookieSecret(dataDir: string, secret: string | null, now: Date): RestoreResult['cookieKey'] {
+  if (!secret) return 'kept';
+  const file = join(dataDir, 'secrets.json');
+  const existing = readCookieSecret(dataDir);
+  if (existing === secret) return 'same';
+  if (existsSync(file)) copyFileSync(file, `${file}.${stamp(now)}.bak`);
+  const temp = `${file}.${process.pid}.tmp`;
+  let other: Record<string, unknown> = {};
+  try {
+    other = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    other = {};
+  }
+  writeFileSync(temp, `${JSON.stringify({ ...other, cookieSecret: secret }, null, 2)}\n`, { mode: 0o600 });
+  fsyncPath(temp);
+  renameSync(temp, file);
+  fsyncPath(dataDir);
+  return 'restored';
+}
