@@ -32,6 +32,12 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
   if (!options.readonly) db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
+  // NORMAL in WAL mode: every commit is in the WAL (written, not yet fsynced) before the
+  // answer is sent, so a crashed or killed process loses nothing acknowledged (tested by
+  // test/integration/ops/lifecycle.test.ts with kill -9). A power loss can lose the last
+  // commits before the next checkpoint. FULL would close that gap, but fsyncs every commit
+  // on the event loop: measured 1.3-2.6 ms per write here (store writes from ~14,000/s to
+  // ~400-800/s), paid by every rate-limit hit and failed sign-in under a login storm.
   db.pragma('synchronous = NORMAL');
   return db;
 }
