@@ -165,7 +165,7 @@ describe('logs', () => {
       // eslint-disable-next-line no-control-regex
       const out = run.stdout.replace(/\x1b\[[0-9;]*m/g, '');
       expect(out).to.match(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO: hello from the test/);
-      expect(out).to.contain('route: "/login"');
+      expect(out).to.contain('{"route":"/login"}');
       expect(out).not.to.contain('{"level"');
     });
   });
