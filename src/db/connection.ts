@@ -38,6 +38,24 @@ export function openDatabase(file: string, options: { readonly?: boolean } = {})
   // commits before the next checkpoint. FULL would close that gap, but fsyncs every commit
   // on the event loop: measured 1.3-2.6 ms per write here (store writes from ~14,000/s to
   // ~400-800/s), paid by every rate-limit hit and failed sign-in under a login storm.
+  // The commits that end sessions use FULL (durably, below): a sign-out lost to a power cut
+  // would bring a session back.
   db.pragma('synchronous = NORMAL');
   return db;
+}
+
+/**
+ * Runs `work` so that its commit is fsynced before it returns (synchronous = FULL), for the
+ * few writes that must survive a power cut: ending sessions (sign-out, revocation, password
+ * change, disabling). Inside an enclosing transaction the setting would not reach the
+ * commit, so the outermost caller must use it; nested calls just run.
+ */
+export function durably<T>(db: Db, work: () => T): T {
+  if (db.inTransaction) return work();
+  db.pragma('synchronous = FULL');
+  try {
+    return work();
+  } finally {
+    db.pragma('synchronous = NORMAL');
+  }
 }

@@ -5,7 +5,7 @@ import session, { type SessionData } from 'express-session';
 import type { Statement } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { Audit, SessionEndReason } from '../audit/events.js';
-import type { Db } from '../db/connection.js';
+import { durably, type Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 import { ExternalChanges } from '../db/change-watcher.js';
 import { sha256Hex } from '../lib/crypto.js';
@@ -310,11 +310,14 @@ export class SqliteSessionStore extends session.Store {
   revokeUserSessions(userId: number, reason: SessionEndReason, options: { exceptSid?: string; by?: string } = {}): number {
     this.flushTouches();
     const except = options.exceptSid ? hashSessionId(options.exceptSid) : null;
-    const rows = this.sql.softDeleteUser.all({ now: this.clock.now(), reason, userId, except }) as Array<{ id_hash: string }>;
-    for (const r of rows) {
-      this.forget(r.id_hash);
-      this.audit.sessionRevoked({ userId, session: handleOf(r.id_hash), reason, by: options.by ?? 'system' });
-    }
+    const rows = durably(this.db, () =>
+      this.db.transaction(() => {
+        const ended = this.sql.softDeleteUser.all({ now: this.clock.now(), reason, userId, except }) as Array<{ id_hash: string }>;
+        for (const r of ended) this.audit.sessionRevoked({ userId, session: handleOf(r.id_hash), reason, by: options.by ?? 'system' });
+        return ended;
+      })(),
+    );
+    for (const r of rows) this.forget(r.id_hash);
     this.ended(reason, rows.length);
     return rows.length;
   }
@@ -464,19 +467,24 @@ export class SqliteSessionStore extends session.Store {
   }
 
   private endByHash(hash: string, reason: SessionEndReason, detail?: Record<string, unknown>, by?: string): boolean {
-    const row = this.sql.softDelete.get({
-      hash,
-      reason,
-      now: this.clock.now(),
-      detail: detail ? JSON.stringify(detail) : null,
-    }) as { id_hash: string; user_id: number | null } | undefined;
+    // The ending and its audit entry commit together; a session ended on purpose is fsynced
+    // (a sign-out lost to a power cut would bring it back). Expiry needs no such care: the
+    // row's timestamps end the session whether or not the mark survives.
+    const end = () =>
+      this.db.transaction(() => {
+        const ended = this.sql.softDelete.get({ hash, reason, now: this.clock.now(), detail: detail ? JSON.stringify(detail) : null }) as
+          | { id_hash: string; user_id: number | null }
+          | undefined;
+        // Audit endings of signed-in sessions; anonymous pre-login sessions are not events, and
+        // logout and theft detection write their own, richer events.
+        if (ended && ended.user_id !== null && reason !== 'regenerated' && reason !== 'logout' && reason !== 'ip-mismatch') {
+          this.audit.sessionRevoked({ userId: ended.user_id, session: handleOf(hash), reason, by: by ?? 'system' });
+        }
+        return ended;
+      })();
+    const row = reason === 'expired' ? end() : durably(this.db, end);
     this.forget(hash);
     if (row && row.user_id !== null) this.ended(reason, 1);
-    // Audit endings of signed-in sessions; anonymous pre-login sessions are not events, and
-    // logout and theft detection write their own, richer events.
-    if (row && row.user_id !== null && reason !== 'regenerated' && reason !== 'logout' && reason !== 'ip-mismatch') {
-      this.audit.sessionRevoked({ userId: row.user_id, session: handleOf(hash), reason, by: by ?? 'system' });
-    }
     return row !== undefined;
   }
 

@@ -4,7 +4,7 @@
 import type { Audit } from '../audit/events.js';
 import { AuditLog } from '../audit/query.js';
 import type { ApiTokens } from '../tokens/api-tokens.js';
-import type { Db } from '../db/connection.js';
+import { durably, type Db } from '../db/connection.js';
 import { checkPasswordInput, type PasswordHasher } from '../auth/passwords.js';
 import { passwordProblems } from '../auth/password-policy.js';
 import type { Clock } from '../lib/clock.js';
@@ -86,7 +86,8 @@ export class Accounts {
     const user = this.require(rawUsername);
     const password = this.acceptablePassword(newPassword, user.username);
     const hash = await this.hasher.hash(password);
-    return this.db.transaction(() => {
+    // Sessions end durably (fsynced): see durably().
+    return durably(this.db, this.db.transaction(() => {
       this.users.setPasswordHash(user.id, hash, this.clock.now(), { changed: true, mustChange: options.reset === true });
       const revokeOptions = options.keepSid === undefined ? { by } : { by, exceptSid: options.keepSid };
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'password-changed', revokeOptions);
@@ -96,7 +97,7 @@ export class Accounts {
       if (options.reset) this.audit.passwordReset(who);
       else this.audit.passwordChanged(who);
       return { sessionsRevoked, tokensRevoked };
-    })();
+    }));
   }
 
   /** True when `password` is the user's current password (one gated argon2 verification). */
@@ -162,13 +163,14 @@ export class Accounts {
 
   disable(rawUsername: string, by: string): { user: User; sessionsRevoked: number } {
     const user = this.require(rawUsername);
-    return this.db.transaction(() => {
+    // Sessions end durably (fsynced): see durably().
+    return durably(this.db, this.db.transaction(() => {
       if (isAdmin(user.groups) && !user.disabled) this.keepAnAdmin(user);
       this.users.setDisabled(user.id, true, this.clock.now());
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'user-disabled', { by });
       this.audit.userDisabled({ userId: user.id, username: user.username, by, sessionsRevoked });
       return { user, sessionsRevoked };
-    })();
+    }));
   }
 
   enable(rawUsername: string, by: string): User {
@@ -185,7 +187,8 @@ export class Accounts {
    */
   delete(rawUsername: string, by: string): { user: User; sessionsRevoked: number } {
     const user = this.require(rawUsername);
-    return this.db.transaction(() => {
+    // Sessions end durably (fsynced): see durably().
+    return durably(this.db, this.db.transaction(() => {
       if (isAdmin(user.groups) && !user.disabled) this.keepAnAdmin(user);
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'user-deleted', { by });
       this.db.prepare("UPDATE sessions SET data = '{}', bound_ip = NULL, user_agent = NULL, delete_detail = NULL WHERE user_id = ?").run(user.id);
@@ -193,7 +196,7 @@ export class Accounts {
       this.auditLog.anonymize(user.id, user.username);
       this.audit.userDeleted({ userId: user.id, by, sessionsRevoked });
       return { user, sessionsRevoked };
-    })();
+    }));
   }
 
   /** Refuses a change that would leave no enabled administrator (nobody could manage the household). */
