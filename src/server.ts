@@ -57,7 +57,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const stopThrottleSweeper = startThrottleSweeper(ctx, config.session.sweep_interval, log);
   log.info({ url, dataDir: config.data_dir }, 'gatehouse listening');
 
-  const setup = ctx.setup.issueIfNeeded();
+  // Under systemd stdout is the journal, which other accounts (adm, systemd-journal) can
+  // read and which is kept for weeks: no secret goes there. The operator asks for a link.
+  const underSystemd = process.env.INVOCATION_ID !== undefined || process.env.JOURNAL_STREAM !== undefined;
+  if (underSystemd && ctx.users.count() === 0) {
+    log.warn('no users yet: create the first administrator with a one-time link from "sudo gatehouse setup-link"');
+  }
+  const setup = underSystemd ? null : ctx.setup.issueIfNeeded();
   if (setup) {
     ctx.audit.setupTokenIssued();
     // The one secret gatehouse ever prints: the operator needs it to create the first

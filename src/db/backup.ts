@@ -123,7 +123,11 @@ export async function backupDatabase(dataDir: string, target: string, options: {
     if (!options.force) throw new OpsError(`${file} already exists; choose another name or add --force to replace it`);
   }
   if (!existsSync(dirname(file))) throw new OpsError(`the directory ${dirname(file)} does not exist`);
-  if (file === source) throw new OpsError('the backup cannot replace the live database itself', 2);
+  // Never over gatehouse's own files (the database, its WAL and shared memory, the cookie
+  // key and their .bak copies), whatever --force says.
+  if (dirname(file) === resolve(dataDir) && /^(gatehouse\.db|secrets\.json)/.test(basename(file))) {
+    throw new OpsError(`${basename(file)} is one of gatehouse's own files in the data directory; choose another name`, 2);
+  }
   const db = openExisting(source, 'no database yet:');
   const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   rmSync(temp, { force: true });

@@ -8,7 +8,7 @@ import { AppError } from '../lib/errors.js';
 import { safeLocalPath } from '../access/redirect.js';
 import { authIsRecent } from '../auth/confirm.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
-import { clientIp, isLoopback } from '../theft/client-ip.js';
+import { clientIp, FORWARDING_HEADERS, isLoopback } from '../theft/client-ip.js';
 import { isAdmin } from '../users/groups.js';
 import { takeFlash } from './flash.js';
 import { renderPage } from './views.js';
@@ -43,7 +43,6 @@ export interface Guards {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'via'];
 
 /**
  * A browser on this very machine: loopback peer and no sign of a proxy in between. A proxy

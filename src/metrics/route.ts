@@ -6,7 +6,7 @@ import type { RequestHandler } from 'express';
 import proxyaddr from 'proxy-addr';
 import type { AppContext } from '../context.js';
 import { notFoundHandler } from '../http/errors.js';
-import { clientIp } from '../theft/client-ip.js';
+import { clientHiddenByProxy, clientIp } from '../theft/client-ip.js';
 
 export function metricsRoute(ctx: AppContext): RequestHandler {
   const { enabled, networks } = ctx.config.metrics;
@@ -15,7 +15,9 @@ export function metricsRoute(ctx: AppContext): RequestHandler {
   return (req, res, next) => {
     // The client IP as every other route sees it: X-Forwarded-For counts only through a
     // trusted proxy, so a spoofed header from anywhere else is the peer's own address.
-    if (!enabled || !allowed(clientIp(req), 0)) return notFoundHandler(req, res, next);
+    // A local proxy that forwards without X-Forwarded-For would make every client look like
+    // the proxy's own (allowed) loopback address: such requests are refused too.
+    if (!enabled || clientHiddenByProxy(req) || !allowed(clientIp(req), 0)) return notFoundHandler(req, res, next);
     ctx.metrics.registry.metrics().then(
       (text) => {
         res.status(200).set({ 'Content-Type': ctx.metrics.registry.contentType, 'Cache-Control': 'no-store' }).send(text);

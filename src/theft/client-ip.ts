@@ -45,3 +45,14 @@ export function createIpResolver(trustedProxies: string[]): IpResolver {
     peerIsTrusted: (req) => trust(req.socket.remoteAddress ?? '', 0),
   };
 }
+
+/** Headers by which a proxy says it stands between us and the client. */
+export const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'via'];
+
+/**
+ * A proxy forwarded this request (some forwarding header) without saying for whom (no
+ * X-Forwarded-For): the peer address is the proxy's, and the client could be anyone.
+ */
+export function clientHiddenByProxy(req: { headers: Record<string, string | string[] | undefined> }): boolean {
+  return req.headers['x-forwarded-for'] === undefined && FORWARDING_HEADERS.some((h) => req.headers[h] !== undefined);
+}

@@ -4,7 +4,7 @@
 import type { Statement } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { Audit } from '../audit/events.js';
-import type { Db } from '../db/connection.js';
+import { durably, type Db } from '../db/connection.js';
 import { ExternalChanges } from '../db/change-watcher.js';
 import type { Clock } from '../lib/clock.js';
 import { randomToken, sha256Hex } from '../lib/crypto.js';
@@ -122,9 +122,12 @@ export class ApiTokens {
 
   /** Revokes one of a user's tokens; 404 when it is not theirs (no probing of others' ids). */
   revoke(userId: number, id: number, by: string): TokenInfo {
-    const row = this.db
-      .prepare('UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL RETURNING *')
-      .get(this.clock.now(), by, id, userId) as TokenRow | undefined;
+    // Fsynced: a revocation lost to a power cut would bring the token back.
+    const row = durably(this.db, () =>
+      this.db
+        .prepare('UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL RETURNING *')
+        .get(this.clock.now(), by, id, userId),
+    ) as TokenRow | undefined;
     if (!row) {
       const exists = this.db.prepare('SELECT * FROM api_tokens WHERE id = ? AND user_id = ?').get(id, userId) as TokenRow | undefined;
       if (!exists) throw notFound('token-not-found', 'There is no such token.');
@@ -140,9 +143,11 @@ export class ApiTokens {
    * have made a token with the old one loses it too). Returns how many.
    */
   revokeAllOf(userId: number, by: string): number {
-    const rows = this.db
-      .prepare('UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING id, token_hash')
-      .all(this.clock.now(), by, userId, this.clock.now()) as Array<{ id: number; token_hash: string }>;
+    const rows = durably(this.db, () =>
+      this.db
+        .prepare('UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING id, token_hash')
+        .all(this.clock.now(), by, userId, this.clock.now()),
+    ) as Array<{ id: number; token_hash: string }>;
     for (const r of rows) {
       this.cache.delete(r.token_hash);
       this.audit.tokenRevoked({ userId, token: r.id, by });

@@ -131,12 +131,13 @@ export class Accounts {
       clean.groups = checkedGroups(changes.groups);
       if (clean.groups.join(',') !== user.groups.join(',')) logged.groups = { from: user.groups, to: clean.groups };
     }
-    return this.db.transaction(() => {
+    // Fsynced: a demotion lost to a power cut would give the rights back.
+    return durably(this.db, this.db.transaction(() => {
       if (changes.groups !== undefined && isAdmin(user.groups) && !user.disabled && !isAdmin(clean.groups ?? [])) this.keepAnAdmin(user);
       this.users.update(user.id, clean, this.clock.now());
       if (Object.keys(logged).length) this.audit.userUpdated({ userId: user.id, username: user.username, by, changes: logged });
       return this.users.findByUsername(user.username) as User;
-    })();
+    }));
   }
 
   /** The user asks for their account to be deleted; an administrator confirms by deleting it. */

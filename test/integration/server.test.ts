@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { packageRoot } from '../../src/lib/paths.js';
 import { Browser } from '../support/browser.js';
-import { GOOD_PASSWORD, tempDir } from '../support/harness.js';
+import { createContext } from '../../src/context.js';
+import { GOOD_PASSWORD, tempDir, testConfig } from '../support/harness.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -78,6 +79,26 @@ describe('the server process', function () {
     expect(home.text).to.contain('pat');
     second.child.kill('SIGINT');
     expect(await second.exited).to.equal(0);
+  });
+
+  it('under systemd puts no setup link in the journal, only how to get one', async () => {
+    const dataDir = tempDir();
+    const server = await startServer({ GATEHOUSE_DATA_DIR: dataDir, INVOCATION_ID: '0123456789abcdef0123456789abcdef' });
+    try {
+      // The hint follows the "listening" line; give it a moment to arrive.
+      for (let i = 0; i < 40 && !server.output().includes('gatehouse setup-link'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(server.output()).to.contain('gatehouse setup-link');
+      expect(server.output()).not.to.contain('/setup?token=');
+    } finally {
+      server.child.kill('SIGTERM');
+      expect(await server.exited).to.equal(0);
+    }
+    const ctx = createContext(testConfig(dataDir));
+    try {
+      expect(ctx.db.prepare('SELECT count(*) FROM setup_tokens').pluck().get(), 'no token issued for nobody to see').to.equal(0);
+    } finally {
+      ctx.close();
+    }
   });
 
   it('exits 2 and lists every configuration problem together', async () => {

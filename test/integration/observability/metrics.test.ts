@@ -177,6 +177,20 @@ describe('metrics endpoint', () => {
       expect((await getFrom(app.url, '/metrics', { localAddress: '127.0.0.1' })).status).to.equal(404);
     });
 
+    it('refuses a request a local proxy forwarded without saying for whom (no X-Forwarded-For)', async () => {
+      const local = await startApp({ config: { metrics: { enabled: true } } }); // networks: loopback
+      try {
+        expect((await getFrom(local.url, '/metrics', { localAddress: '127.0.0.1' })).status, 'a local scraper').to.equal(200);
+        const proxies: Array<Record<string, string>> = [{ via: '1.1 nginx' }, { 'x-forwarded-proto': 'https' }, { 'x-real-ip': '203.0.113.5' }, { forwarded: 'for=203.0.113.5' }];
+        for (const headers of proxies) {
+          const hidden = await getFrom(local.url, '/metrics', { localAddress: '127.0.0.1', headers });
+          expect(hidden.status, JSON.stringify(headers)).to.equal(404);
+        }
+      } finally {
+        await local.close();
+      }
+    });
+
     it('refuses a client that is not a trusted proxy but claims an allowed address in X-Forwarded-For', async () => {
       const spoofed = await getFrom(app.url, '/metrics', { localAddress: '127.0.0.3', headers: { 'x-forwarded-for': '192.0.2.10' } });
       expect(spoofed.status).to.equal(404);

@@ -1,7 +1,7 @@
 // `gatehouse backup`, `restore` and `db check` through the real CLI process: an online
 // backup under write load, a restore round-trip with the cookie key, refusals.
 
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
@@ -108,6 +108,14 @@ describe('backup, restore and db check (CLI)', function () {
       const missing = await gatehouse(app.dataDir, ['backup', join(dir(), 'no', 'such', 'dir.db')]);
       expect(missing.code).to.equal(1);
       expect(missing.stderr).to.contain('does not exist');
+      // Not even --force replaces gatehouse's own files: the database, its WAL, the cookie key.
+      const key = readFileSync(join(app.dataDir, 'secrets.json'), 'utf8');
+      for (const own of ['gatehouse.db', 'gatehouse.db-wal', 'secrets.json', 'secrets.json.bak']) {
+        const res = await gatehouse(app.dataDir, ['backup', '--force', join(app.dataDir, own)]);
+        expect(res.code, own).to.equal(2);
+        expect(res.stderr, own).to.contain("gatehouse's own files");
+      }
+      expect(readFileSync(join(app.dataDir, 'secrets.json'), 'utf8')).to.equal(key);
     } finally {
       await app.close();
     }
