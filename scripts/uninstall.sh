@@ -6,7 +6,8 @@
 #                                       /etc/gatehouse and /var/lib/gatehouse (reinstalling
 #                                       picks them up again)
 #   sudo scripts/uninstall.sh --purge   also delete /etc/gatehouse and /var/lib/gatehouse:
-#                                       every user, session and audit entry is gone
+#                                       every user, session and audit entry is gone, and
+#                                       the pre-upgrade backups in /var/lib/gatehouse/backups
 #   DESTDIR=/tmp/root scripts/uninstall.sh [--purge]   the same inside a staged tree
 #
 # The gatehouse system account stays either way, as Debian packages leave theirs: a later
@@ -55,7 +56,7 @@ if [[ $systemd_running -eq 1 ]] && systemctl cat gatehouse.service >/dev/null 2>
 fi
 
 say "removing the program, the unit and $BIN"
-rm -rf "$DESTDIR$APP_DIR" "$DESTDIR$APP_DIR.new" "$DESTDIR$APP_DIR.old"
+rm -rf "$DESTDIR$APP_DIR" "$DESTDIR$APP_DIR.new" "$DESTDIR$APP_DIR.old" "$DESTDIR$APP_DIR.failed"
 rm -f "$DESTDIR$BIN" "$DESTDIR$UNIT" "$DESTDIR$SYSUSERS" "$DESTDIR$TMPFILES"
 if [[ $systemd_running -eq 1 ]]; then systemctl daemon-reload; fi
 
@@ -64,6 +65,6 @@ if [[ $purge -eq 1 ]]; then
   rm -rf "$DESTDIR$CONF_DIR" "$DESTDIR$STATE_DIR"
   echo "gatehouse is removed, with its configuration and data."
 else
-  echo "gatehouse is removed. Kept: $CONF_DIR (configuration) and $STATE_DIR (users, sessions, audit log)."
+  echo "gatehouse is removed. Kept: $CONF_DIR (configuration) and $STATE_DIR (users, sessions, audit log, pre-upgrade backups)."
   echo "Reinstalling uses them again; delete them with: sudo $0 --purge"
 fi

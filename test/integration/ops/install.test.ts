@@ -1,10 +1,11 @@
 // scripts/install.sh and scripts/uninstall.sh in a temporary root (DESTDIR): the tree, its
-// owners and modes, the unit as systemd judges it, the installed program and command,
-// a second run (upgrade) and removal with and without --purge.
+// owners and modes, the unit as systemd judges it, the installed program and command (its
+// environment, file arguments and session), a second run (upgrade: configuration check,
+// pre-upgrade backup, roll-back), the refusals, and removal with and without --purge.
 
 import { expect } from 'chai';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadConfig } from '../../../src/config/load.js';
 import { packageRoot } from '../../../src/lib/paths.js';
@@ -22,7 +23,7 @@ function has(tool: string): boolean {
 
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_') && k !== 'DESTDIR') env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_') && !k.startsWith('SUDO_') && k !== 'DESTDIR') env[k] = v;
   return Object.assign(env, extra);
 }
 
@@ -31,8 +32,8 @@ function run(script: string, args: string[], env: Record<string, string>, option
   return spawnSync(command[0] as string, command.slice(1), { env: cleanEnv(env), encoding: 'utf8', timeout: options.timeout ?? 120_000 });
 }
 
-function install(destdir: string, modules = 'copy', timeout?: number): SpawnSyncReturns<string> {
-  const result = run(INSTALL, [], { DESTDIR: destdir, GATEHOUSE_INSTALL_MODULES: modules }, { timeout });
+function install(destdir: string, modules = 'copy', timeout?: number, extra: Record<string, string> = {}): SpawnSyncReturns<string> {
+  const result = run(INSTALL, [], { DESTDIR: destdir, GATEHOUSE_INSTALL_MODULES: modules, ...extra }, { timeout });
   if (result.status !== 0) throw new Error(`install.sh failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   return result;
 }
@@ -61,6 +62,11 @@ function accountIn(root: string, file: 'passwd' | 'group', name: string): string
     .split('\n')
     .map((line) => line.split(':'))
     .find((fields) => fields[0] === name);
+}
+
+/** Paths that differ (type, mode or owner, or present on one side only) between two snapshots. */
+function changedPaths(before: Map<string, string>, after: Map<string, string>): string[] {
+  return [...new Set([...before.keys(), ...after.keys()])].filter((p) => before.get(p) !== after.get(p)).sort();
 }
 
 function whichNode(): string {
@@ -231,21 +237,190 @@ describe('scripts/install.sh in a temporary root (DESTDIR)', function () {
     }
   });
 
-  it('a second run (an upgrade) keeps the configuration and the data and leaves the same tree', function () {
+  it('the gatehouse command gives the CLI a clean environment, the data directory, absolute file paths and, without a terminal, a session of its own', function () {
+    // The installed command with a stand-in for node that reports what it was given.
+    const work = tempDir('gatehouse-wrapper-env-');
+    try {
+      chmodSync(work, 0o711);
+      const data = join(work, 'data');
+      mkdirSync(data, { mode: 0o700 });
+      chownSync(data, NOBODY, NOBODY);
+      const pub = join(work, 'pub');
+      mkdirSync(pub, { mode: 0o755 });
+      chownSync(pub, NOBODY, NOBODY);
+      const fakeNode = join(work, 'node');
+      writeFileSync(
+        fakeNode,
+        ['#!/bin/sh', 'echo "cwd=$(pwd)"', 'echo "uid=$(id -u)"', "echo \"sid=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f4)\"", 'for a in "$@"; do echo "arg=$a"; done', 'env | sed "s/^/env:/"', ''].join('\n'),
+        { mode: 0o755 },
+      );
+      const wrapper = join(work, 'gatehouse');
+      const replaced = readFileSync(join(root, 'usr/local/bin/gatehouse'), 'utf8')
+        .replace(/^node=.*$/m, `node=${fakeNode}`)
+        .replace(/^app=.*$/m, 'app=/opt/gatehouse')
+        .replace(/^user=.*$/m, 'user=nobody')
+        .replace(/^group=.*$/m, 'group=nogroup')
+        .replace(/^config=.*$/m, 'config=/etc/gatehouse/config.yml')
+        .replace(/^data=.*$/m, `data=${data}`);
+      writeFileSync(wrapper, replaced, { mode: 0o755 });
+      const call = (args: string[], cwd: string, extra: Record<string, string> = {}) => {
+        const r = spawnSync(wrapper, args, { env: cleanEnv(extra), encoding: 'utf8', cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const lines = r.stdout.split('\n');
+        const env = new Map(lines.filter((l) => l.startsWith('env:')).map((l) => [l.slice(4, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+        const value = (key: string) => lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+        return { ...r, env, value, args: lines.filter((l) => l.startsWith('arg=')).map((l) => l.slice(4)) };
+      };
+
+      const hostile = { GATEHOUSE_DATA_DIR: '/tmp/elsewhere', GATEHOUSE_PORT: '1', GATEHOUSE_CONFIG: '/tmp/x.yml', NODE_OPTIONS: '--require /tmp/evil.js', NODE_PATH: '/tmp', LD_PRELOAD: '/tmp/evil.so', FOO: 'bar', SUDO_USER: 'alice', LANG: 'C.UTF-8', TERM: 'xterm' };
+      const r = call(['user', 'list'], work, hostile);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.value('uid')).to.equal(String(NOBODY));
+      expect(r.value('cwd')).to.equal(data);
+      expect(r.args).to.deep.equal(['/opt/gatehouse/bin/gatehouse.js', 'user', 'list']);
+      r.env.delete('PWD'); // set by the stand-in's shell
+      expect(Object.fromEntries(r.env)).to.deep.equal({
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        HOME: data,
+        USER: 'root',
+        LOGNAME: 'root',
+        GATEHOUSE_CONFIG: '/etc/gatehouse/config.yml',
+        GATEHOUSE_DATA_DIR: data,
+        NODE_ENV: 'production',
+        MALLOC_MMAP_THRESHOLD_: '131072',
+        SUDO_USER: 'alice',
+        LANG: 'C.UTF-8',
+        TERM: 'xterm',
+      });
+      // No terminal: a session of its own, so no controlling terminal shared with root's.
+      const ownSession = readFileSync(`/proc/${process.pid}/stat`, 'utf8').replace(/.*\) /s, '').split(' ')[3];
+      expect(r.value('sid')).to.be.a('string').and.not.equal(ownSession);
+
+      // File arguments relative to the caller's directory arrive absolute.
+      for (const [args, expected] of [
+        [['backup', 'out.db'], ['backup', join(pub, 'out.db')]],
+        [['backup', '--force', './sub/../out.db'], ['backup', '--force', `${pub}/sub/../out.db`]],
+        [['restore', 'in.db'], ['restore', join(pub, 'in.db')]],
+        [['db', 'check', 'in.db'], ['db', 'check', join(pub, 'in.db')]],
+        [['db', 'check'], ['db', 'check']],
+        [['--config', 'c.yml', 'config', 'check'], ['--config', join(pub, 'c.yml'), 'config', 'check']],
+        [['--config=c.yml', 'config', 'check'], [`--config=${join(pub, 'c.yml')}`, 'config', 'check']],
+        [['backup', '/abs/out.db'], ['backup', '/abs/out.db']],
+        [['user', 'add', 'alice'], ['user', 'add', 'alice']],
+      ] as const) {
+        const res = call([...args], pub);
+        expect(res.status, `${args.join(' ')}: ${res.stderr}`).to.equal(0);
+        expect(res.args.slice(1), args.join(' ')).to.deep.equal(expected);
+      }
+
+      // A file the service account cannot read, a directory it cannot write: said before anything runs.
+      writeFileSync(join(work, 'secret.db'), 'x', { mode: 0o600 });
+      const unreadable = call(['restore', 'secret.db'], work);
+      expect(unreadable.status).to.equal(2);
+      expect(unreadable.stdout).to.equal('');
+      expect(unreadable.stderr).to.include(`${join(work, 'secret.db')} is not readable by the nobody account, which this command runs as (not as root)`);
+      const unwritable = call(['backup', 'copy.db'], work);
+      expect(unwritable.status).to.equal(2);
+      expect(unwritable.stdout).to.equal('');
+      expect(unwritable.stderr).to.include(`the nobody account, which this command runs as (not as root), cannot write to the directory ${work}`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('a second run (an upgrade) checks the configuration, backs the database up and keeps configuration, data and tree', function () {
     const config = join(root, 'etc/gatehouse/config.yml');
     appendFileSync(config, '# the administrator was here\n');
-    const db = join(root, 'var/lib/gatehouse/gatehouse.db');
-    writeFileSync(db, 'not really a database, but the data');
+    const dataDir = join(root, 'var/lib/gatehouse');
+    const db = join(dataDir, 'gatehouse.db');
+    // A real database, made by the installed program and owned by the service account.
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [join(root, 'opt/gatehouse/bin/gatehouse.js'), ...args], { env: cleanEnv({ GATEHOUSE_CONFIG: config, GATEHOUSE_DATA_DIR: dataDir }), encoding: 'utf8', cwd: dataDir });
+    const made = cli(['setup-link']);
+    expect(made.status, made.stderr).to.equal(0);
+    for (const f of readdirSync(dataDir)) chownSync(join(dataDir, f), uid, gid);
+    // Six earlier pre-upgrade backups: the two oldest go, so that five remain.
+    const backups = join(dataDir, 'backups');
+    mkdirSync(backups, { mode: 0o700 });
+    chownSync(backups, uid, gid);
+    for (let i = 1; i <= 6; i++) {
+      writeFileSync(join(backups, `pre-upgrade-2000010${i}T000000Z.db`), 'an older backup', { mode: 0o600 });
+      chownSync(join(backups, `pre-upgrade-2000010${i}T000000Z.db`), uid, gid);
+    }
     const before = snapshot(root);
     const configBefore = readFileSync(config, 'utf8');
+    const dbBefore = readFileSync(db);
 
     const second = install(root);
     expect(second.stdout).to.include('keeping the existing /etc/gatehouse/config.yml');
+    expect(second.stdout).to.include('checking /etc/gatehouse/config.yml with the new version');
+    expect(second.stdout).to.include('the configuration is valid for the new version');
     expect(readFileSync(config, 'utf8')).to.equal(configBefore);
-    expect(readFileSync(db, 'utf8')).to.equal('not really a database, but the data');
-    const after = snapshot(root);
-    const changed = [...new Set([...before.keys(), ...after.keys()])].filter((p) => before.get(p) !== after.get(p));
-    expect(changed).to.deep.equal([]);
+    expect(readFileSync(db).equals(dbBefore), 'the database is unchanged').to.equal(true);
+
+    const fresh = readdirSync(backups).filter((f) => !f.startsWith('pre-upgrade-2000'));
+    expect(fresh).to.have.length(1);
+    const backup = join(backups, fresh[0] as string);
+    expect(fresh[0]).to.match(/^pre-upgrade-\d{8}T\d{6}Z\.db$/);
+    expect(second.stdout).to.include(`backing up the database to /var/lib/gatehouse/backups/${fresh[0]}`);
+    expect(lstatSync(backup)).to.include({ uid, gid });
+    expect(modeOf(backup)).to.equal('0600');
+    const check = cli(['db', 'check', backup]);
+    expect(check.status, check.stdout + check.stderr).to.equal(0);
+
+    const changed = changedPaths(before, snapshot(root));
+    expect(changed).to.deep.equal([
+      'var/lib/gatehouse/backups/pre-upgrade-20000101T000000Z.db',
+      'var/lib/gatehouse/backups/pre-upgrade-20000102T000000Z.db',
+      `var/lib/gatehouse/backups/${fresh[0]}`,
+    ]);
+  });
+
+  it('an upgrade whose new version refuses the configuration changes nothing', function () {
+    const config = join(root, 'etc/gatehouse/config.yml');
+    const original = readFileSync(config, 'utf8');
+    try {
+      writeFileSync(config, original.replace(/level: info\b/, 'level: loud'));
+      const before = snapshot(root);
+      const refused = run(INSTALL, [], { DESTDIR: root, GATEHOUSE_INSTALL_MODULES: 'copy' });
+      expect(refused.status, refused.stdout).to.equal(1);
+      expect(refused.stderr).to.match(/log\.level: must be one of/);
+      expect(refused.stderr).to.include('the new version does not accept /etc/gatehouse/config.yml (see above): nothing was changed');
+      expect(refused.stdout).to.not.include('backing up the database');
+      expect(changedPaths(before, snapshot(root))).to.deep.equal([]);
+    } finally {
+      writeFileSync(config, original);
+    }
+  });
+
+  it('a failed start after the swap puts the previous program, unit and command back and points at the backup', function () {
+    const marker = join(root, 'opt/gatehouse/the-previous-version');
+    const unit = join(root, 'usr/local/lib/systemd/system/gatehouse.service');
+    const command = join(root, 'usr/local/bin/gatehouse');
+    writeFileSync(marker, '');
+    appendFileSync(unit, '# the previous unit\n');
+    appendFileSync(command, '# the previous command\n');
+    const unitBefore = readFileSync(unit, 'utf8');
+    const commandBefore = readFileSync(command, 'utf8');
+    const before = snapshot(root);
+    try {
+      const failed = run(INSTALL, [], { DESTDIR: root, GATEHOUSE_INSTALL_MODULES: 'copy', GATEHOUSE_INSTALL_TEST_FAIL_START: '1' });
+      expect(failed.status, failed.stdout).to.equal(1);
+      expect(failed.stderr).to.include('the upgrade failed; putting the previous version back');
+      expect(failed.stderr).to.include('The previous version of gatehouse is back in /opt/gatehouse.');
+      const restore = /gatehouse restore (\/var\/lib\/gatehouse\/backups\/pre-upgrade-\d{8}T\d{6}Z(-\d+)?\.db)/.exec(failed.stderr);
+      expect(restore, failed.stderr).to.not.equal(null);
+      expect(existsSync(join(root, (restore as RegExpExecArray)[1] as string))).to.equal(true);
+
+      expect(existsSync(marker)).to.equal(true);
+      expect(readFileSync(unit, 'utf8')).to.equal(unitBefore);
+      expect(readFileSync(command, 'utf8')).to.equal(commandBefore);
+      for (const leftover of ['opt/gatehouse.new', 'opt/gatehouse.old', 'opt/gatehouse.failed']) expect(existsSync(join(root, leftover)), leftover).to.equal(false);
+      // Only the backups changed: the new one, and the oldest pruned.
+      const changed = changedPaths(before, snapshot(root));
+      expect(changed.filter((p) => !p.startsWith('var/lib/gatehouse/backups/pre-upgrade-'))).to.deep.equal([]);
+    } finally {
+      rmSync(marker, { force: true });
+    }
   });
 
   it('refuses to run without root unless DESTDIR is set, and rejects unknown arguments', function () {
@@ -255,6 +430,26 @@ describe('scripts/install.sh in a temporary root (DESTDIR)', function () {
     const unknown = run(INSTALL, ['--prefix=/usr'], { DESTDIR: root });
     expect(unknown.status).to.equal(2);
     expect(unknown.stderr).to.match(/unknown argument: --prefix=\/usr/);
+  });
+
+  it('refuses a Node.js in a home directory, and through sudo builds as the sudo user', function () {
+    // The service (ProtectHome=yes, its own account) could not run a node under /root.
+    const dir = mkdtempSync('/root/gatehouse-node-');
+    try {
+      symlinkSync(process.execPath, join(dir, 'node'));
+      const inHome = run(INSTALL, [], { DESTDIR: root, PATH: `${dir}:${process.env.PATH ?? ''}` });
+      expect(inHome.status).to.equal(1);
+      expect(inHome.stderr).to.include(`Node.js is at ${join(dir, 'node')}`);
+      expect(inHome.stderr).to.match(/under \/home, \/root or \/run\/user: the service \(ProtectHome=yes, running as gatehouse\) could not start it/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Through sudo the build runs as the sudo user: a checkout that account cannot write is refused.
+    const viaSudo = run(INSTALL, [], { DESTDIR: root, SUDO_USER: 'nobody', SUDO_GID: String(NOBODY) });
+    expect(viaSudo.status).to.equal(1);
+    expect(viaSudo.stderr).to.include(`${packageRoot} is not writable by nobody, who builds it`);
+    // Without sudo, as root: said so.
+    expect(firstRun.stdout).to.include('building as root: not run through sudo from another account');
   });
 
   it('uninstall.sh removes program, unit and command but keeps configuration and data; --purge removes those too', function () {
