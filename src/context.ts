@@ -21,6 +21,7 @@ import { createSessionGuard, type SessionGuard } from './theft/guard.js';
 import { HashGate } from './throttle/hash-gate.js';
 import { ApiTokens } from './tokens/api-tokens.js';
 import { LoginRegulator } from './throttle/regulator.js';
+import { TwoFactor } from './twofactor/two-factor.js';
 import { Accounts } from './users/accounts.js';
 import { UserRepository } from './users/repository.js';
 
@@ -44,6 +45,8 @@ export interface AppContext {
   setup: SetupTokens;
   /** Personal API tokens (bearer credentials for /api/v1 and forward auth). */
   tokens: ApiTokens;
+  /** Second factors: TOTP authenticators, recovery codes, their per-user attempt limit. */
+  twoFactor: TwoFactor;
   /** Reading the audit log (filters, pages, CSV). */
   auditLog: AuditLog;
   /** The theft check (IP binding) every session use goes through. */
@@ -90,6 +93,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const regulator = new LoginRegulator(db, clock, audit, config.throttle);
   const auditLog = new AuditLog(db);
   const tokens = new ApiTokens(db, clock, audit, changes);
+  const twoFactor = new TwoFactor(db, clock, audit, secrets.twoFactorKey, config.throttle, totpIssuer(config));
   const accounts = new Accounts(db, users, hasher, sessions, audit, clock, auditLog, tokens);
   const setup = new SetupTokens(db, clock, config.setup.token_lifetime);
   let closed = false;
@@ -113,6 +117,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     regulator,
     setup,
     tokens,
+    twoFactor,
     auditLog,
     close() {
       if (closed || !db.open) return;
@@ -122,4 +127,9 @@ export function createContext(config: Config, options: ContextOptions = {}): App
       db.close();
     },
   };
+}
+
+/** The name authenticator apps show next to the code: "gatehouse", with the portal's host when known. */
+function totpIssuer(config: Config): string {
+  return config.portal_url ? `gatehouse (${new URL(config.portal_url).hostname})` : 'gatehouse';
 }

@@ -135,6 +135,40 @@ export class Audit {
   setupRejected(who: Who & { reason: string }): void {
     this.write('setup-rejected', who, { reason: who.reason });
   }
+  // Second factors (src/twofactor): never a TOTP secret, a code or a hash of one.
+  totpEnrollmentStarted(who: Who): void {
+    this.write('totp-enrollment-started', who);
+  }
+  totpEnrolled(who: Who): void {
+    this.write('totp-enrolled', who);
+  }
+  totpRemoved(who: Who & { by: string }): void {
+    this.write('totp-removed', who, { by: who.by });
+  }
+  totpAccepted(who: Who): void {
+    this.write('totp-accepted', who);
+  }
+  /** A new set of recovery codes; `replaced` unused old codes died with it. */
+  recoveryCodesGenerated(who: Who & { by: string; count: number; replaced: number }): void {
+    this.write('recovery-codes-generated', who, { by: who.by, count: who.count, replaced: who.replaced });
+  }
+  recoveryCodeUsed(who: Who & { remaining: number }): void {
+    this.write('recovery-code-used', who, { remaining: who.remaining });
+  }
+  secondFactorFailed(who: Who & { method: 'totp' | 'recovery-code'; reason: 'invalid-code' | 'replayed-code' | 'malformed' | 'not-enrolled' }): void {
+    this.write('second-factor-failed', who, { method: who.method, reason: who.reason });
+  }
+  /** A second-factor attempt refused unchecked: the user's failures locked the step. */
+  secondFactorThrottled(who: Who & { retryAfter: number }): void {
+    this.write('second-factor-throttled', who, { retry_after: who.retryAfter });
+  }
+  secondFactorLocked(who: Who & { until: number; durationMs: number; count: number }): void {
+    this.write('second-factor-locked', who, { until: who.until, duration_ms: who.durationMs, count: who.count });
+  }
+  /** Every second factor of a user removed (an administrator, the CLI, or the user turning it off). */
+  secondFactorReset(who: Who & { by: string; totp: boolean; recoveryCodes: number }): void {
+    this.write('second-factor-reset', who, { by: who.by, totp: who.totp, recovery_codes: who.recoveryCodes });
+  }
 
   /** Newest first (at most AUDIT_PAGE_MAX); for the CLI and tests. */
   recent(limit = 100, event?: string): AuditEntry[] {
