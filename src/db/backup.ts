@@ -9,11 +9,11 @@ import { migrate, readMigrations } from './migrate.js';
 
 /*
  * The backup is one SQLite file: the database as of one moment, plus a small table
- * `gatehouse_backup` with the format, the time, the schema version and the cookie key from
- * secrets.json. The key is included because a database restored without it signs everybody
- * out; it adds little to what the file already holds (password hashes, TOTP secrets), so
- * the file must be kept as private as the data directory either way. Restore removes the
- * table again and writes the key back to secrets.json.
+ * `gatehouse_backup` with the format, the time, the schema version and the keys from
+ * secrets.json: the cookie key (a database restored without it signs everybody out) and
+ * the second-factor key (without it no TOTP secret or recovery code can be checked). The
+ * file holds password hashes anyway, so it must be kept as private as the data directory.
+ * Restore removes the table again and writes the keys back to secrets.json.
  */
 const META_TABLE = 'gatehouse_backup';
 const FORMAT = 'gatehouse-backup-1';
@@ -88,10 +88,16 @@ function fsyncPath(path: string): void {
   }
 }
 
-function readCookieSecret(dataDir: string): string | null {
+/** The keys in secrets.json a restore needs: the cookie key and the second-factor key. */
+const SECRET_FIELDS = ['cookieSecret', 'twoFactorKey'] as const;
+type BackedUpSecrets = Partial<Record<(typeof SECRET_FIELDS)[number], string>>;
+
+function readSecrets(dataDir: string): BackedUpSecrets | null {
   try {
-    const parsed = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as { cookieSecret?: unknown };
-    return typeof parsed.cookieSecret === 'string' ? parsed.cookieSecret : null;
+    const parsed = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, unknown>;
+    const secrets: BackedUpSecrets = {};
+    for (const field of SECRET_FIELDS) if (typeof parsed[field] === 'string') secrets[field] = parsed[field];
+    return secrets.cookieSecret ? secrets : null;
   } catch {
     return null;
   }
@@ -143,18 +149,20 @@ export async function backupDatabase(dataDir: string, target: string, options: {
       copy.pragma('journal_mode = DELETE');
       const report = checkDatabase(copy);
       if (!report.ok) throw new OpsError(`the copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}; run "gatehouse db check"`);
-      const cookieSecret = readCookieSecret(dataDir);
+      const secrets = readSecrets(dataDir);
       copy.exec(`CREATE TABLE ${META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);
       const put = copy.prepare(`INSERT INTO ${META_TABLE} (key, value) VALUES (?, ?)`);
       put.run('format', FORMAT);
       put.run('created_at', new Date().toISOString());
       put.run('schema_version', String(report.schemaVersion));
-      if (cookieSecret) put.run('cookie_secret', cookieSecret);
+      // The cookie key (else a restore signs everybody out) and the key that decrypts TOTP
+      // secrets and checks recovery codes (else every second factor is lost).
+      if (secrets) put.run('secrets', JSON.stringify(secrets));
       result = {
         schemaVersion: report.schemaVersion,
         users: copy.prepare('SELECT count(*) FROM users').pluck().get() as number,
         liveSessions: copy.prepare('SELECT count(*) FROM sessions WHERE user_id IS NOT NULL AND deleted_at IS NULL').pluck().get() as number,
-        withCookieKey: cookieSecret !== null,
+        withCookieKey: secrets !== null,
       };
     } finally {
       copy.close();
@@ -190,7 +198,7 @@ export interface RestoreResult {
 export function restoreDatabase(dataDir: string, backupFile: string, now = new Date()): RestoreResult {
   const target = databasePath(dataDir);
   const source = openExisting(resolve(backupFile), 'backup', { readonly: true });
-  let cookieSecret: string | null = null;
+  let secrets: BackedUpSecrets | null = null;
   let version: number;
   try {
     const report = checkDatabase(source);
@@ -201,7 +209,11 @@ export function restoreDatabase(dataDir: string, backupFile: string, now = new D
     if (version > known) throw new OpsError(`the backup has schema version ${version}, newer than this gatehouse (${known}); restore it with the gatehouse version that made it`);
     const hasMeta = source.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(META_TABLE);
     if (hasMeta) {
-      cookieSecret = (source.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'cookie_secret'`).pluck().get() as string | undefined) ?? null;
+      const value = (key: string) => (source.prepare(`SELECT value FROM ${META_TABLE} WHERE key = ?`).pluck().get(key) as string | undefined) ?? null;
+      const stored = value('secrets');
+      // Backups from before the second-factor key carried the cookie key alone.
+      const legacy = value('cookie_secret');
+      secrets = stored ? (JSON.parse(stored) as BackedUpSecrets) : legacy ? { cookieSecret: legacy } : null;
     }
   } catch (err) {
     source.close();
@@ -248,7 +260,7 @@ export function restoreDatabase(dataDir: string, backupFile: string, now = new D
     renameSync(staging, target);
     for (const extra of [`${target}-wal`, `${target}-shm`]) rmSync(extra, { force: true });
     fsyncPath(dataDir);
-    const cookieKey = restoreCookieSecret(dataDir, cookieSecret, now);
+    const cookieKey = restoreSecrets(dataDir, secrets, now);
     return { schemaVersion: version, previous, cookieKey, users };
   } finally {
     rmSync(staging, { force: true });
@@ -290,11 +302,11 @@ function claimExclusively(file: string): Db {
   }
 }
 
-function restoreCookieSecret(dataDir: string, secret: string | null, now: Date): RestoreResult['cookieKey'] {
-  if (!secret) return 'kept';
+function restoreSecrets(dataDir: string, secrets: BackedUpSecrets | null, now: Date): RestoreResult['cookieKey'] {
+  if (!secrets?.cookieSecret) return 'kept';
   const file = join(dataDir, 'secrets.json');
-  const existing = readCookieSecret(dataDir);
-  if (existing === secret) return 'same';
+  const existing = readSecrets(dataDir) ?? {};
+  if (SECRET_FIELDS.every((f) => secrets[f] === undefined || existing[f] === secrets[f])) return 'same';
   if (existsSync(file)) copyFileSync(file, `${file}.${stamp(now)}.bak`);
   const temp = `${file}.${process.pid}.tmp`;
   let other: Record<string, unknown> = {};
@@ -303,7 +315,7 @@ function restoreCookieSecret(dataDir: string, secret: string | null, now: Date):
   } catch {
     other = {};
   }
-  writeFileSync(temp, `${JSON.stringify({ ...other, cookieSecret: secret }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(temp, `${JSON.stringify({ ...other, ...secrets }, null, 2)}\n`, { mode: 0o600 });
   fsyncPath(temp);
   renameSync(temp, file);
   fsyncPath(dataDir);

@@ -56,7 +56,7 @@ describe('backup, restore and db check (CLI)', function () {
       await new Promise((r) => setTimeout(r, 50));
       const before = written;
       const file = join(out, 'gatehouse-backup.db');
-      const result = await gatehouse(app.dataDir, ['backup', file], { secrets: [app.ctx.secrets.cookieSecret] });
+      const result = await gatehouse(app.dataDir, ['backup', file], { secrets: [app.ctx.secrets.cookieSecret, app.ctx.secrets.twoFactorKey] });
       const during = written;
       writing = false;
       await writer;
@@ -77,7 +77,7 @@ describe('backup, restore and db check (CLI)', function () {
         expect(copy.prepare('SELECT username FROM users').pluck().all()).to.deep.equal(['pat']);
         const meta = Object.fromEntries((copy.prepare('SELECT key, value FROM gatehouse_backup').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
         expect(meta.format).to.equal('gatehouse-backup-1');
-        expect(meta.cookie_secret).to.equal(app.ctx.secrets.cookieSecret);
+        expect(JSON.parse(meta.secrets ?? '{}')).to.deep.equal({ cookieSecret: app.ctx.secrets.cookieSecret, twoFactorKey: app.ctx.secrets.twoFactorKey });
         expect(Number(meta.schema_version)).to.be.greaterThan(0);
       } finally {
         copy.close();
@@ -130,6 +130,7 @@ describe('backup, restore and db check (CLI)', function () {
     expect((await browser.login('pat', GOOD_PASSWORD)).status).to.equal(303);
     const cookies = new Map(browser.cookies);
     const secret = app.ctx.secrets.cookieSecret;
+    const twoFactorKey = app.ctx.secrets.twoFactorKey;
     expect((await gatehouse(dataDir, ['backup', file])).code).to.equal(0);
 
     // Restore refuses while the server has the database open, and changes nothing.
@@ -141,7 +142,7 @@ describe('backup, restore and db check (CLI)', function () {
 
     // A lost data dir: a new cookie key, the later user is there, pat's session is not.
     rmSync(join(dataDir, 'secrets.json'));
-    const restore = await gatehouse(dataDir, ['restore', file], { secrets: [secret] });
+    const restore = await gatehouse(dataDir, ['restore', file], { secrets: [secret, twoFactorKey] });
     expect(restore.code, restore.stderr).to.equal(0);
     expect(restore.stdout).to.contain('kept as').and.contain('cookie key');
     const kept = readdirSync(dataDir).filter((f) => f.endsWith('.bak'));
@@ -154,6 +155,7 @@ describe('backup, restore and db check (CLI)', function () {
     app = await startApp({ dataDir });
     try {
       expect(app.ctx.secrets.cookieSecret).to.equal(secret);
+      expect(app.ctx.secrets.twoFactorKey, 'second factors stay readable').to.equal(twoFactorKey);
       expect(app.ctx.users.list().map((u) => u.username)).to.deep.equal(['pat']);
       expect(app.ctx.db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'gatehouse_backup'").pluck().get()).to.equal(0);
       const again = new Browser(app.url);
