@@ -58,6 +58,7 @@ export function renderAccount(ctx: AppContext, guards: Guards, req: Request, res
       admin,
       csrfToken: guards.csrfToken(req),
       passwordChangeRequired: passwordChangeRequired(fresh, ctx.config.password.max_age, now),
+      twoFactor: ctx.twoFactor.status(user.id),
       live,
       others: live.filter((s) => !s.current).length,
       ended: ended.map((s) => ({ ...s, reason: s.deleteReason ? END_REASONS[s.deleteReason] ?? s.deleteReason : 'Ended' })),

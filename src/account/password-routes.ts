@@ -5,7 +5,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import { z } from 'zod';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import { confirmPassword } from '../auth/confirm.js';
-import { passwordChangeRequired } from '../auth/password-policy.js';
+import { MIN_LENGTH_SINGLE_FACTOR, MIN_LENGTH_WITH_SECOND_FACTOR, passwordChangeRequired } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import { renewSessionId } from '../http/session.js';
@@ -13,6 +13,8 @@ import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import { formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
+import { isAdmin } from '../users/groups.js';
+import { normalizeUsername } from '../users/username.js';
 import { clientIp } from '../theft/client-ip.js';
 import { formPassword, formText, parseForm } from '../http/form-fields.js';
 import { passwordStrength } from './strength.js';
@@ -53,6 +55,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
         user,
         csrfToken: guards.csrfToken(req),
         required: requiredBecause(user),
+        minLength: ctx.twoFactor.isEnabled(user.id) ? MIN_LENGTH_WITH_SECOND_FACTOR : MIN_LENGTH_SINGLE_FACTOR,
         error: extra.error,
         problems: extra.problems ?? [],
         rd: extra.rd ?? undefined,
@@ -73,7 +76,9 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
       return showForm(req, res, 400, { error: (err as AppError).publicMessage, rd });
     }
     // The policy first: cheap, and a refused new password costs no throttle attempt.
-    const problems = ctx.accounts.passwordProblems(form.new_password, user.username);
+    // With a second factor on the account, 8 characters are enough (NIST SP 800-63B-4).
+    const hasSecondFactor = ctx.twoFactor.isEnabled(user.id);
+    const problems = ctx.accounts.passwordProblems(form.new_password, user.username, hasSecondFactor);
     if (problems.length) return showForm(req, res, 400, { error: 'The new password cannot be used:', problems, rd });
     try {
       await confirmPassword(ctx, req, form.current_password);
@@ -88,6 +93,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
       ({ sessionsRevoked: revoked, tokensRevoked: tokens } = await ctx.accounts.setPassword(user.username, form.new_password, `user:${user.username}`, {
         keepSid: req.sessionID,
         ip: clientIp(req),
+        hasSecondFactor,
       }));
     } catch (err) {
       if (err instanceof AppError && err.status === 400) return showForm(req, res, 400, { error: err.publicMessage, rd });
@@ -118,9 +124,24 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     const parsed = strengthBody.safeParse(req.body);
     if (!parsed.success) throw new AppError('invalid-body', 400, parsed.error.issues[0]?.message ?? 'Send {"password": "..."}.');
     if (parsed.data.password.includes('\0')) throw new AppError('invalid-body', 400, 'The password contains a NUL character.');
-    const username = parsed.data.username?.trim().toLowerCase() || ((req.user as Express.User | undefined)?.username ?? '');
-    res.set('Cache-Control', 'no-store').json(passwordStrength(parsed.data.password, username));
+    const me = req.user as Express.User | undefined;
+    const username = parsed.data.username?.trim().toLowerCase() || (me?.username ?? '');
+    res.set('Cache-Control', 'no-store').json(passwordStrength(parsed.data.password, username, secondFactorOf(me, username)));
   };
+
+  /**
+   * Whether the password being checked is for an account with a second factor (8
+   * characters then suffice): the signed-in user's own, or, for an administrator, the
+   * user whose password they reset. Anyone else learns nothing about other accounts.
+   */
+  function secondFactorOf(me: Express.User | undefined, username: string): boolean {
+    if (!me) return false;
+    if (username === me.username) return ctx.twoFactor.isEnabled(me.id);
+    if (!isAdmin(me.groups)) return false;
+    const name = normalizeUsername(username);
+    const target = name.ok ? ctx.users.findByUsername(name.username) : null;
+    return target !== null && ctx.twoFactor.isEnabled(target.id);
+  }
 
   return { page, submit, json, strength };
 }

@@ -87,13 +87,14 @@ function zxcvbn(): ZxcvbnFactory {
 }
 
 /**
- * How strong `raw` is for `username` (who will use it; '' when not known yet). Input must
+ * How strong `raw` is for `username` (who will use it; '' when not known yet; with
+ * `hasSecondFactor` the policy's 8-character minimum applies). Input must
  * already be a string; length and NUL limits are applied here before any scoring.
  */
-export function passwordStrength(raw: string, username: string): Strength {
+export function passwordStrength(raw: string, username: string, hasSecondFactor = false): Strength {
   const input = checkPasswordInput(raw);
   if (!input.ok) return { score: 0, acceptable: false, problems: [input.message], suggestions: [] };
-  const problems = passwordProblems(input.password, { username });
+  const problems = passwordProblems(input.password, { username, hasSecondFactor });
   const result = zxcvbn().check(input.password, [username, 'gatehouse'].filter((w) => w.length > 0));
   const feedback = [result.feedback.warning, ...result.feedback.suggestions].filter((s): s is string => typeof s === 'string' && s.length > 0);
   // A password the policy refuses never shows as strong, whatever zxcvbn thinks of it.

@@ -119,6 +119,7 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
         knownGroups: knownGroups(),
         profile,
         sessions,
+        twoFactor: ctx.twoFactor.status(user.id),
         ...extra,
       },
       status,
@@ -161,7 +162,7 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
   /** GET on an action's address (a re-authentication that came back without a Referer). */
   const actionAddress: RequestHandler = (req, res) => {
     const action = req.params.action;
-    if (!['password', 'disable', 'enable', 'delete'].includes(String(action))) throw notFound('not-found', 'There is no page at this address.');
+    if (!['password', 'disable', 'enable', 'delete', 'reset-two-factor'].includes(String(action))) throw notFound('not-found', 'There is no page at this address.');
     res.redirect(303, userPath(targetUser(ctx, req.params.username).username));
   };
 
@@ -187,7 +188,11 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
     if (!parsed.success) return renderUser(req, res, user, 400, { passwordError: firstProblem(parsed.error) });
     if (parsed.data.password !== parsed.data.password_confirm) return renderUser(req, res, user, 400, { passwordError: 'The two passwords do not match.' });
     try {
-      const { sessionsRevoked } = await ctx.accounts.setPassword(user.username, parsed.data.password, actor(req), { reset: true, ip: clientIp(req) });
+      const { sessionsRevoked } = await ctx.accounts.setPassword(user.username, parsed.data.password, actor(req), {
+        reset: true,
+        ip: clientIp(req),
+        hasSecondFactor: ctx.twoFactor.isEnabled(user.id),
+      });
       addFlash(req, `The password of ${user.username} was reset; ${sessionsRevoked} session(s) ended. They must choose a new password at their next sign-in.`);
       res.redirect(303, userPath(user.username));
     } catch (err) {
@@ -242,6 +247,20 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
     }
   };
 
+  /** A lost phone: the authenticator app and the recovery codes go; the password stays. Audited. */
+  const resetTwoFactor: RequestHandler = (req, res) => {
+    const user = targetUser(ctx, req.params.username);
+    const removed = ctx.twoFactor.reset(user, actor(req), clientIp(req));
+    const what = [removed.totp ? 'the authenticator app' : '', removed.recoveryCodes ? `${removed.recoveryCodes} recovery code(s)` : ''].filter(Boolean);
+    addFlash(
+      req,
+      what.length
+        ? `Removed ${what.join(' and ')} of ${user.username}. They now sign in with their password alone and can set up a new app on their account page.`
+        : `${user.username} had no second factor; nothing was removed.`,
+    );
+    res.redirect(303, userPath(user.username));
+  };
+
   const declineDeletion: RequestHandler = (req, res) => {
     const user = targetUser(ctx, req.params.username);
     if (user.deletionRequestedAt === null) throw badRequest('no-deletion-request', `${user.username} has not asked for their account to be deleted.`);
@@ -250,5 +269,5 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
     res.redirect(303, '/admin');
   };
 
-  return { list, newForm, create, show, actionAddress, update, resetPassword, disable, enable, remove, declineDeletion };
+  return { list, newForm, create, show, actionAddress, update, resetPassword, disable, enable, remove, resetTwoFactor, declineDeletion };
 }

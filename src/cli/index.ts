@@ -144,10 +144,24 @@ function program(io: Io): Command {
     .option('--must-change', 'a temporary password: the user must choose a new one at the next sign-in')
     .action((name: string, opts: { passwordStdin?: boolean; mustChange?: boolean }) =>
       withContext(async (ctx) => {
-        ctx.accounts.require(name);
+        const target = ctx.accounts.require(name);
         const password = await obtainPassword(opts.passwordStdin === true);
-        const { sessionsRevoked } = await ctx.accounts.setPassword(name, password, by, { reset: opts.mustChange === true });
+        const { sessionsRevoked } = await ctx.accounts.setPassword(name, password, by, {
+          reset: opts.mustChange === true,
+          hasSecondFactor: ctx.twoFactor.isEnabled(target.id),
+        });
         io.out(`password changed; ${sessionsRevoked} session(s) ended${opts.mustChange ? '; a new one must be chosen at the next sign-in' : ''}`);
+      }),
+    );
+  user
+    .command('reset-2fa <name>')
+    .description("remove a user's second factors (authenticator app, recovery codes) after a lost phone; audited")
+    .action((name: string) =>
+      withContext((ctx) => {
+        const target = ctx.accounts.require(name);
+        const removed = ctx.twoFactor.reset(target, by);
+        const what = [removed.totp ? 'authenticator app' : '', removed.recoveryCodes ? `${removed.recoveryCodes} recovery code(s)` : ''].filter(Boolean);
+        io.out(what.length ? `reset ${target.username}: removed ${what.join(' and ')}; the password alone now signs in` : `${target.username} had no second factor; nothing removed`);
       }),
     );
   user

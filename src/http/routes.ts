@@ -6,6 +6,7 @@ import type { RequestHandler } from 'express';
 import { homeRoutes } from '../account/home.js';
 import { passwordRoutes } from '../account/password-routes.js';
 import { accountRoutes } from '../account/routes.js';
+import { twoFactorRoutes } from '../account/two-factor-routes.js';
 import { adminAuditRoutes } from '../admin/audit.js';
 import { adminBanRoutes } from '../admin/bans.js';
 import { adminOverviewRoutes } from '../admin/overview.js';
@@ -41,6 +42,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const home = homeRoutes(ctx, g);
   const account = accountRoutes(ctx, g);
   const password = passwordRoutes(ctx, g);
+  const twoFactor = twoFactorRoutes(ctx, g);
   const api = createApiGuards(ctx, g);
   const reauth = reauthRoutes(ctx, g);
   const overview = adminOverviewRoutes(ctx, g);
@@ -91,6 +93,13 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/account/delete-request/cancel', session: true, chain: [...page, ...form, account.cancelDeletion] },
     { method: 'post', path: '/account/tokens', session: true, chain: [...page, ...form, g.requireRecentAuth, account.createToken] },
     { method: 'post', path: '/account/tokens/:id/revoke', session: true, chain: [...page, ...form, account.revokeToken] },
+    // Second factors: changing them needs a recent authentication; confirming a set-up
+    // begun that way does not (the code proves the app has the new secret).
+    { method: 'get', path: '/account/two-factor', session: true, chain: [...page, twoFactor.page] },
+    { method: 'post', path: '/account/two-factor/totp', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.beginTotp] },
+    { method: 'post', path: '/account/two-factor/totp/confirm', session: true, chain: [...page, ...form, twoFactor.confirmTotp] },
+    { method: 'post', path: '/account/two-factor/recovery-codes', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.regenerateCodes] },
+    { method: 'post', path: '/account/two-factor/remove', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.remove] },
     // The strength meter: signed-in pages and the setup page (a visitor with a CSRF token).
     { method: 'post', path: '/password/strength', session: true, chain: [g.sameOrigin, g.requireCsrf, password.json, password.strength] },
 
@@ -105,6 +114,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/admin/users/:username/disable', session: true, chain: [...dangerous, users.disable] },
     { method: 'post', path: '/admin/users/:username/enable', session: true, chain: [...dangerous, users.enable] },
     { method: 'post', path: '/admin/users/:username/delete', session: true, chain: [...dangerous, users.remove] },
+    { method: 'post', path: '/admin/users/:username/reset-two-factor', session: true, chain: [...dangerous, users.resetTwoFactor] },
     // Declining keeps the account as it is: protective, no re-authentication.
     { method: 'post', path: '/admin/users/:username/deletion-request/decline', session: true, chain: [...admin, ...form, users.declineDeletion] },
     // An action's address opened with GET (back from /reauth without a Referer): its user's page.

@@ -76,15 +76,17 @@ export class Accounts {
    * revokes their API tokens.
    * `keepSid`: the session the user changed it from stays signed in. `reset`: an
    * administrator chose it, so the user must pick their own at next sign-in.
+   * `hasSecondFactor`: the account has one (ctx.twoFactor.isEnabled), so 8 characters are
+   * enough instead of 15 (NIST SP 800-63B-4); callers that do not say get the stricter rule.
    */
   async setPassword(
     rawUsername: string,
     newPassword: string,
     by: string,
-    options: { keepSid?: string; reset?: boolean; ip?: string } = {},
+    options: { keepSid?: string; reset?: boolean; ip?: string; hasSecondFactor?: boolean } = {},
   ): Promise<{ sessionsRevoked: number; tokensRevoked: number }> {
     const user = this.require(rawUsername);
-    const password = this.acceptablePassword(newPassword, user.username);
+    const password = this.acceptablePassword(newPassword, user.username, options.hasSecondFactor === true);
     const hash = await this.hasher.hash(password);
     // Sessions end durably (fsynced): see durably().
     return durably(this.db, this.db.transaction(() => {
@@ -227,16 +229,16 @@ export class Accounts {
   }
 
   /** The policy check alone, for the strength meter and forms (same rules as setting it). */
-  passwordProblems(password: string, username: string): string[] {
+  passwordProblems(password: string, username: string, hasSecondFactor = false): string[] {
     const input = checkPasswordInput(password);
     if (!input.ok) return [input.message];
-    return passwordProblems(input.password, { username });
+    return passwordProblems(input.password, { username, hasSecondFactor });
   }
 
-  private acceptablePassword(raw: string, username: string): string {
+  private acceptablePassword(raw: string, username: string, hasSecondFactor = false): string {
     const input = checkPasswordInput(raw);
     if (!input.ok) throw badRequest('invalid-password', input.message);
-    const problems = passwordProblems(input.password, { username });
+    const problems = passwordProblems(input.password, { username, hasSecondFactor });
     if (problems.length) throw new AppError('weak-password', 400, problems.join(' '));
     return input.password;
   }

@@ -13,6 +13,7 @@ import type { User } from '../../src/users/repository.js';
 import { Browser } from '../support/browser.js';
 import { buildOnce, gatehouse as runCli, type CliResult } from '../support/cli.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../support/harness.js';
+import { codeAt } from '../unit/twofactor/support.js';
 
 
 const NEW_PASSWORD = 'violet tugboat under the marmalade sky';
@@ -229,6 +230,41 @@ describe('gatehouse CLI (real command in a child process)', function () {
       expect(res.stdout).to.include('must be chosen at the next sign-in');
       expect((await listUsers(dir)).find((u) => u.username === 'alice')?.mustChangePassword).to.equal(true);
       expect((await gatehouse(dir, ['user', 'list'])).stdout).to.match(/^alice\s+alice\s+-\s+active, must change password/m);
+    });
+
+    it('reset-2fa removes the authenticator app and recovery codes (audited), and passwd then needs 15 characters again', async () => {
+      await addWithCli(dir, 'alice');
+      const ctx = openContext(dir);
+      try {
+        const alice = ctx.accounts.require('alice');
+        const { secret } = await ctx.twoFactor.totp.begin(alice);
+        secrets.add(secret);
+        expect(ctx.twoFactor.totp.confirm(alice, codeAt(secret, Date.now())).ok).to.equal(true);
+        for (const code of ctx.twoFactor.recoveryCodes.generate(alice, 'test')) secrets.add(code);
+        // With a second factor, 9 characters are enough (NIST SP 800-63B-4).
+        const nine = await gatehouse(dir, ['user', 'passwd', 'alice', '--password-stdin'], { input: 'mauve fjq\n' });
+        expect(nine.code, nine.stderr).to.equal(0);
+
+        const res = await gatehouse(dir, ['user', 'reset-2fa', 'Alice']);
+        expect(res.code, res.stderr).to.equal(0);
+        expect(res.stdout.trim()).to.equal('reset alice: removed authenticator app and 10 recovery code(s); the password alone now signs in');
+        expect(ctx.twoFactor.status(alice.id)).to.include({ enabled: false, totp: 'none', recoveryCodesRemaining: 0 });
+        const event = ctx.audit.recent(5).find((e) => e.event === 'second-factor-reset');
+        expect(event?.details.by).to.match(/^cli:/);
+
+        const again = await gatehouse(dir, ['user', 'reset-2fa', 'alice']);
+        expect(again.code).to.equal(0);
+        expect(again.stdout.trim()).to.equal('alice had no second factor; nothing removed');
+        const short = await gatehouse(dir, ['user', 'passwd', 'alice', '--password-stdin'], { input: 'quiet mauve fj\n' });
+        expect(short.code).to.equal(1);
+        expect(short.stderr).to.include('Use at least 15 characters');
+
+        const ghost = await gatehouse(dir, ['user', 'reset-2fa', 'ghost']);
+        expect(ghost.code).to.equal(1);
+        expect(ghost.stderr).to.include('No user named "ghost"');
+      } finally {
+        ctx.close();
+      }
     });
 
     it('edit changes name, email and groups, and validates them', async () => {
