@@ -1,6 +1,7 @@
 // Terminal input and output for the CLI: passwords (stdin or a hidden prompt), tables.
 
 import password from '@inquirer/password';
+import { OperatorError as CliError } from '../lib/errors.js';
 
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -14,15 +15,8 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
-}
+/** What a command reports to the operator (exit code 1, or 2 for usage). */
+export { CliError };
 
 /** The new password: from stdin (one trailing newline removed) or asked twice on a TTY. */
 export async function obtainPassword(fromStdin: boolean): Promise<string> {

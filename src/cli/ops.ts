@@ -3,7 +3,7 @@
 
 import { stringify as toYaml } from 'yaml';
 import type { Config } from '../config/schema.js';
-import { backupDatabase, checkDatabaseFile, OpsError, restoreDatabase } from '../db/backup.js';
+import { backupDatabase, checkDatabaseFile, restoreDatabase } from '../db/backup.js';
 import { databasePath } from '../db/connection.js';
 import { readMigrations } from '../db/migrate.js';
 import { CliError } from './io.js';
@@ -58,51 +58,34 @@ export function renderConfig(config: Config, options: { json?: boolean; file?: s
   return `${header.join('\n')}\n${toYaml(effective, { lineWidth: 0 }).trimEnd()}`;
 }
 
-function asCliError(err: unknown): unknown {
-  return err instanceof OpsError ? new CliError(err.message, err.exitCode) : err;
-}
-
 function kib(bytes: number): string {
   return `${Math.max(1, Math.round(bytes / 1024)).toLocaleString('en-US')} KiB`;
 }
 
 export async function runBackup(config: Config, file: string, options: { force?: boolean }): Promise<string[]> {
-  try {
-    const r = await backupDatabase(config.data_dir, file, options);
-    return [
-      `backup written to ${r.file} (${kib(r.bytes)}, schema version ${r.schemaVersion}, ${r.users} user(s), ${r.liveSessions} live session(s))`,
-      r.withCookieKey
-        ? 'it includes the cookie key: keep it as private as the data directory (it holds password hashes too)'
-        : 'no secrets.json was found, so it holds no cookie key; it holds password hashes: keep it private',
-    ];
-  } catch (err) {
-    throw asCliError(err);
-  }
+  const r = await backupDatabase(config.data_dir, file, options);
+  return [
+    `backup written to ${r.file} (${kib(r.bytes)}, schema version ${r.schemaVersion}, ${r.users} user(s), ${r.liveSessions} live session(s))`,
+    r.withCookieKey
+      ? 'it includes the cookie key and the second-factor key: keep it as private as the data directory (it holds password hashes too)'
+      : 'no secrets.json was found, so it holds no keys; it holds password hashes: keep it private',
+  ];
 }
 
 export function runRestore(config: Config, file: string): string[] {
-  try {
-    const r = restoreDatabase(config.data_dir, file);
-    const lines = [`restored ${file} into ${databasePath(config.data_dir)} (schema version ${r.schemaVersion}, ${r.users} user(s))`];
-    lines.push(r.previous ? `the replaced database is kept as ${r.previous}` : 'there was no database before');
-    if (r.cookieKey === 'restored') lines.push("the backup's cookie key was written to secrets.json (the old one is kept as a .bak): sessions in the backup work again");
-    if (r.cookieKey === 'kept') lines.push('the backup holds no cookie key: secrets.json is unchanged, so sessions from the backup need a new sign-in unless the key is the same');
-    lines.push('start the server again (e.g. "systemctl start gatehouse")');
-    return lines;
-  } catch (err) {
-    throw asCliError(err);
-  }
+  const r = restoreDatabase(config.data_dir, file);
+  const lines = [`restored ${file} into ${databasePath(config.data_dir)} (schema version ${r.schemaVersion}, ${r.users} user(s))`];
+  lines.push(r.previous ? `the replaced database is kept as ${r.previous}` : 'there was no database before');
+  if (r.cookieKey === 'restored') lines.push("the backup's cookie key was written to secrets.json (the old one is kept as a .bak): sessions in the backup work again");
+  if (r.cookieKey === 'kept') lines.push('the backup holds no cookie key: secrets.json is unchanged, so sessions from the backup need a new sign-in unless the key is the same');
+  lines.push('start the server again (e.g. "systemctl start gatehouse")');
+  return lines;
 }
 
 /** `db check`: prints the report; throws (exit 1) when there are problems. */
 export function runDbCheck(config: Config, file?: string): string[] {
   const target = file ?? databasePath(config.data_dir);
-  let report;
-  try {
-    report = checkDatabaseFile(target);
-  } catch (err) {
-    throw asCliError(err);
-  }
+  const report = checkDatabaseFile(target);
   const known = readMigrations().length;
   const lines = [`${target}: schema version ${report.schemaVersion} (this gatehouse: ${known})`];
   if (report.ok) {

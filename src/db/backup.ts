@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { databasePath, type Db } from './connection.js';
 import { migrate, readMigrations } from './migrate.js';
+import { OperatorError } from '../lib/errors.js';
 
 /*
  * The backup is one SQLite file: the database as of one moment, plus a small table
@@ -18,16 +19,6 @@ import { migrate, readMigrations } from './migrate.js';
 const META_TABLE = 'gatehouse_backup';
 const FORMAT = 'gatehouse-backup-1';
 
-/** A failure the operator can act on; exitCode follows the CLI (1 failed, 2 usage). */
-export class OpsError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'OpsError';
-  }
-}
 
 export interface CheckReport {
   /** PRAGMA integrity_check lines other than "ok". */
@@ -56,15 +47,15 @@ export function checkDatabase(db: Db): CheckReport {
 
 /** Opens an existing SQLite file for reading, with a clear message when it is not one. */
 function openExisting(file: string, what: string, options: { readonly?: boolean } = {}): Db {
-  if (!existsSync(file)) throw new OpsError(`${what} ${file} does not exist`);
-  if (!statSync(file).isFile()) throw new OpsError(`${what} ${file} is not a file`);
+  if (!existsSync(file)) throw new OperatorError(`${what} ${file} does not exist`);
+  if (!statSync(file).isFile()) throw new OperatorError(`${what} ${file} is not a file`);
   let db: Db;
   try {
     db = new Database(file, { fileMustExist: true, readonly: options.readonly ?? false });
     db.pragma('busy_timeout = 5000');
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
-    throw new OpsError(`${what} ${file} cannot be read as an SQLite database (${(err as Error).message})`);
+    throw new OperatorError(`${what} ${file} cannot be read as an SQLite database (${(err as Error).message})`);
   }
   return db;
 }
@@ -125,14 +116,14 @@ export async function backupDatabase(dataDir: string, target: string, options: {
   const source = databasePath(dataDir);
   const file = resolve(target);
   if (existsSync(file)) {
-    if (statSync(file).isDirectory()) throw new OpsError(`${file} is a directory; give a file name, e.g. ${join(file, 'gatehouse-backup.db')}`, 2);
-    if (!options.force) throw new OpsError(`${file} already exists; choose another name or add --force to replace it`);
+    if (statSync(file).isDirectory()) throw new OperatorError(`${file} is a directory; give a file name, e.g. ${join(file, 'gatehouse-backup.db')}`, 2);
+    if (!options.force) throw new OperatorError(`${file} already exists; choose another name or add --force to replace it`);
   }
-  if (!existsSync(dirname(file))) throw new OpsError(`the directory ${dirname(file)} does not exist`);
+  if (!existsSync(dirname(file))) throw new OperatorError(`the directory ${dirname(file)} does not exist`);
   // Never over gatehouse's own files (the database, its WAL and shared memory, the cookie
   // key and their .bak copies), whatever --force says.
   if (dirname(file) === resolve(dataDir) && /^(gatehouse\.db|secrets\.json)/.test(basename(file))) {
-    throw new OpsError(`${basename(file)} is one of gatehouse's own files in the data directory; choose another name`, 2);
+    throw new OperatorError(`${basename(file)} is one of gatehouse's own files in the data directory; choose another name`, 2);
   }
   const db = openExisting(source, 'no database yet:');
   const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
@@ -148,7 +139,7 @@ export async function backupDatabase(dataDir: string, target: string, options: {
       // A self-contained file: no -wal beside it to forget when copying it elsewhere.
       copy.pragma('journal_mode = DELETE');
       const report = checkDatabase(copy);
-      if (!report.ok) throw new OpsError(`the copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}; run "gatehouse db check"`);
+      if (!report.ok) throw new OperatorError(`the copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}; run "gatehouse db check"`);
       const secrets = readSecrets(dataDir);
       copy.exec(`CREATE TABLE ${META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);
       const put = copy.prepare(`INSERT INTO ${META_TABLE} (key, value) VALUES (?, ?)`);
@@ -202,11 +193,11 @@ export function restoreDatabase(dataDir: string, backupFile: string, now = new D
   let version: number;
   try {
     const report = checkDatabase(source);
-    if (!report.ok) throw new OpsError(`the backup is damaged: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
+    if (!report.ok) throw new OperatorError(`the backup is damaged: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
     version = report.schemaVersion;
-    if (version === 0) throw new OpsError(`${backupFile} is not a gatehouse database (no schema_migrations table)`);
+    if (version === 0) throw new OperatorError(`${backupFile} is not a gatehouse database (no schema_migrations table)`);
     const known = readMigrations().length;
-    if (version > known) throw new OpsError(`the backup has schema version ${version}, newer than this gatehouse (${known}); restore it with the gatehouse version that made it`);
+    if (version > known) throw new OperatorError(`the backup has schema version ${version}, newer than this gatehouse (${known}); restore it with the gatehouse version that made it`);
     const hasMeta = source.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(META_TABLE);
     if (hasMeta) {
       const value = (key: string) => (source.prepare(`SELECT value FROM ${META_TABLE} WHERE key = ?`).pluck().get(key) as string | undefined) ?? null;
@@ -235,10 +226,10 @@ export function restoreDatabase(dataDir: string, backupFile: string, now = new D
       try {
         migrate(staged);
       } catch (err) {
-        throw new OpsError(`the backup cannot be brought to this gatehouse's schema: ${(err as Error).message}`);
+        throw new OperatorError(`the backup cannot be brought to this gatehouse's schema: ${(err as Error).message}`);
       }
       const report = checkDatabase(staged);
-      if (!report.ok) throw new OpsError(`the restored copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
+      if (!report.ok) throw new OperatorError(`the restored copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
       version = report.schemaVersion;
     } finally {
       staged.close();
@@ -296,7 +287,7 @@ function claimExclusively(file: string): Db {
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY') || (err as { code?: string }).code === 'SQLITE_LOCKED') {
-      throw new OpsError('the database is in use: stop the gatehouse server (e.g. "systemctl stop gatehouse") and any other gatehouse command first');
+      throw new OperatorError('the database is in use: stop the gatehouse server (e.g. "systemctl stop gatehouse") and any other gatehouse command first');
     }
     throw err;
   }

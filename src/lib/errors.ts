@@ -18,6 +18,20 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * A failure an operator can act on (the CLI, backups, restores): the message is for them,
+ * `exitCode` follows the CLI (1 failed, 2 usage or configuration).
+ */
+export class OperatorError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'OperatorError';
+  }
+}
+
 export const badRequest = (code: string, message: string): AppError => new AppError(code, 400, message);
 export const conflict = (code: string, message: string): AppError => new AppError(code, 409, message);
 export const forbidden = (code: string, message: string): AppError => new AppError(code, 403, message);
