@@ -91,15 +91,18 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
     render(req, res, 201, { recoveryCodes: codes });
   };
 
-  /** Turns second factors off: the app (active or half set up) and the recovery codes. */
+  /** Turns second factors off (the app and the recovery codes), or cancels a set-up in progress. */
   const remove: RequestHandler = (req, res) => {
     const user = req.user as Express.User;
+    const wasOn = ctx.twoFactor.isEnabled(user.id);
     const removed = ctx.twoFactor.reset(user, who(user), clientIp(req));
     addFlash(
       req,
-      removed.totp || removed.recoveryCodes > 0
+      wasOn
         ? 'Two-factor sign-in is off: the authenticator app and the recovery codes no longer work. Your password alone now signs you in.'
-        : 'Two-factor sign-in was already off.',
+        : removed.totp
+          ? 'The set-up was cancelled; two-factor sign-in stays off.'
+          : 'Two-factor sign-in was already off.',
     );
     res.redirect(303, '/account/two-factor');
   };

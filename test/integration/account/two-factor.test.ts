@@ -160,6 +160,22 @@ describe('account: two-factor sign-in', () => {
     expect(reset?.details).to.include({ by: 'user:alice' });
   });
 
+  it('cancelling a set-up in progress forgets the secret; the old QR code can no longer be confirmed', async () => {
+    const b = await signedIn(app, 'alice', GOOD_PASSWORD);
+    const begun = await post(b, '/account/two-factor/totp');
+    const secret = secretOn(begun);
+    const pending = await b.get('/account/two-factor');
+    expect(pending.text).to.contain('Cancel the set-up');
+    expect(pending.text).to.contain('action="/account/two-factor/totp/confirm"');
+    const res = await post(b, '/account/two-factor/remove');
+    expect(res.location).to.equal('/account/two-factor');
+    expect((await b.get('/account/two-factor')).text).to.contain('The set-up was cancelled');
+    expect(app.ctx.twoFactor.status(aliceId).totp).to.equal('none');
+    const late = await post(b, '/account/two-factor/totp/confirm', { code: codeAt(secret, clock.now()) });
+    expect(late.status).to.equal(409);
+    expect(app.ctx.twoFactor.isEnabled(aliceId)).to.equal(false);
+  });
+
   it('asks for the password again before beginning, regenerating or turning off when the sign-in is over 10 minutes old', async () => {
     const b = await signedIn(app, 'alice', GOOD_PASSWORD);
     const { secret } = await enroll(b);
