@@ -67,7 +67,11 @@ export function meApi(ctx: AppContext, g: Guards) {
     const input = body(PasswordChangeBody, req);
     await confirmPassword(ctx, req, input.current_password);
     const user = caller(req);
-    const result = await ctx.accounts.setPassword(user.username, input.new_password, actor(req), { keepSid: req.sessionID, ip: clientIp(req) });
+    const result = await ctx.accounts.setPassword(user.username, input.new_password, actor(req), {
+      keepSid: req.sessionID,
+      ip: clientIp(req),
+      hasSecondFactor: ctx.twoFactor.isEnabled(user.id),
+    });
     // As on the page: the session continues under a new ID, so a copied cookie is dead.
     await renewSessionId(req, ctx.clock.now());
     res.json({ sessions_revoked: result.sessionsRevoked, tokens_revoked: result.tokensRevoked, csrf_token: g.csrfToken(req) });

@@ -57,7 +57,12 @@ export function usersApi(ctx: AppContext) {
   const resetPassword: RequestHandler = async (req, res) => {
     const { username } = params(UsernameParams, req);
     const input = body(PasswordBody, req);
-    const result = await ctx.accounts.setPassword(username, input.password, actor(req), { reset: true, ip: clientIp(req) });
+    const target = ctx.accounts.require(username);
+    const result = await ctx.accounts.setPassword(username, input.password, actor(req), {
+      reset: true,
+      ip: clientIp(req),
+      hasSecondFactor: ctx.twoFactor.isEnabled(target.id),
+    });
     res.json({ sessions_revoked: result.sessionsRevoked });
   };
 

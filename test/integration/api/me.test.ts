@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../../support/clock.js';
 import { Browser } from '../../support/browser.js';
+import { codeAt } from '../../unit/twofactor/support.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, createToken, signedIn } from '../../support/openapi.js';
 
@@ -84,6 +85,16 @@ describe('API /me with the session cookie', () => {
     const malformed = await alice.delete('/api/v1/me/sessions/not-a-handle');
     expect(malformed.status).to.equal(400);
     expect(malformed.body.error.code).to.equal('invalid-parameter');
+  });
+
+  it('accepts an 8-character password once the account has a second factor (NIST), not before', async () => {
+    const short = await alice.put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'mauve ot' });
+    expect(short.status).to.equal(400);
+    const user = app.ctx.users.findByUsername('alice')!;
+    const { secret } = await app.ctx.twoFactor.totp.begin(user);
+    expect(app.ctx.twoFactor.totp.confirm(user, codeAt(secret, clock.now())).ok).to.equal(true);
+    const ok = await alice.put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'mauve ot' });
+    expect(ok.status, ok.text).to.equal(200);
   });
 
   it('changes the password with the current one: other sessions end, this one stays', async () => {
