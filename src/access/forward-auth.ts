@@ -2,20 +2,30 @@
 // skips the Express chain: read the original request, check the session or API token
 // (from memory when warm), apply the access rules, answer 200 with Remote-* headers,
 // 401/302, or 403.
+//
+// Authentication levels: a session that completed the second factor is level 2 and passes
+// two_factor rules. A password-only session (level 1) is sent to the portal (401/302), whose
+// /login leads a user who has a second factor to /login/second-factor (step-up, no password
+// again); a user without any second factor gets 403 there, since no step could satisfy the
+// rule until they enroll on /account. API tokens are level 1 and cannot step up: a
+// two_factor rule refuses them (403) — a token is a password-equivalent bearer secret.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import { passwordChangeRequired } from '../auth/password-policy.js';
+import { createSecondFactorPolicy } from '../auth/second-factor-policy.js';
 import type { AppContext } from '../context.js';
 import { cookieNames } from '../http/session.js';
 import { FORWARD_AUTH_TIMING_SAMPLE, type ForwardAuthCredential, type ForwardAuthOutcome } from '../metrics/metrics.js';
 import { SessionCookieReader, type SessionCookie } from '../sessions/cookie.js';
+import type { LiveSession } from '../sessions/store.js';
+import type { AuthLevel } from '../sessions/types.js';
 import { createIpResolver } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
 import { createIpBuckets } from './ip-buckets.js';
 import { readForForward, readForVerify, type OriginalRequest } from './original-request.js';
-import type { Decision } from './rules.js';
+import type { Decision, Subject } from './rules.js';
 
 export type ForwardAuthKind = 'verify' | 'forward';
 
@@ -57,7 +67,22 @@ export function createForwardAuth(ctx: AppContext) {
   const buckets = createIpBuckets(ctx.clock, { max: ctx.config.rate_limit.forward_auth_max, windowMs: ctx.config.rate_limit.window });
   const cookies = new SessionCookieReader(ctx.secrets.cookieSecret, ctx.config.session.cache_size);
   const portal = ctx.config.portal_url?.replace(/\/$/, '') ?? null;
-  const warnedRules = new Set<number | null>();
+  const secondFactorPolicy = createSecondFactorPolicy(ctx.config.two_factor);
+  // The store hands out a new LiveSession object whenever a session's data changes, so a
+  // level read from the JSON once holds for that object (warm sessions parse it once).
+  const levels = new WeakMap<LiveSession, AuthLevel>();
+  const levelOf = (live: LiveSession): AuthLevel => {
+    let level = levels.get(live);
+    if (level === undefined) {
+      try {
+        level = (JSON.parse(live.data) as { auth?: { level?: unknown } }).auth?.level === 2 ? 2 : 1;
+      } catch {
+        level = 1; // unreadable data proves nothing beyond the password
+      }
+      levels.set(live, level);
+    }
+    return level;
+  };
   // A connection's peer address never changes, and proxies keep connections alive: judge
   // each socket once instead of parsing its address on every request.
   const trustedSockets = new WeakMap<Socket, boolean>();
@@ -83,8 +108,11 @@ export function createForwardAuth(ctx: AppContext) {
     return portal ? `${portal}/login?rd=${encodeURIComponent(original.url)}` : null;
   }
 
-  /** The signed-in user behind the request's session cookie, or null; the same checks as pages. */
-  function signedInUser(cookie: SessionCookie, clientIp: string, kind: ForwardAuthKind): User | null {
+  /**
+   * The signed-in user behind the request's session cookie (with the session's level), or
+   * null; the same checks as pages.
+   */
+  function signedInUser(cookie: SessionCookie, clientIp: string, kind: ForwardAuthKind): Subject & User | null {
     const live = ctx.sessions.lookupHash(cookie.hash);
     if (!live || live.userId === null) return null;
     // The same theft check as pages: used from an address the binding does not allow, the
@@ -95,8 +123,12 @@ export function createForwardAuth(ctx: AppContext) {
     // A user who must choose a new password (reset by an administrator, or past
     // password.max_age) is sent to the portal first, as the pages do.
     if (passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) return null;
+    const level = levelOf(live);
+    // A user the two_factor config obliges to use a second factor counts as signed in only
+    // at level 2: the portal then asks for the step, or sends them to enroll, as pages do.
+    if (level !== 2 && secondFactorPolicy.required(user, clientIp)) return null;
     ctx.sessions.recordUseHash(cookie.hash);
-    return user;
+    return level === 2 ? { ...user, level } : user;
   }
 
   /**
@@ -158,7 +190,7 @@ export function createForwardAuth(ctx: AppContext) {
       count(kind, 'rate-limited', 'none', ip, original.host);
       return answer(res, 429, 'Too Many Requests\n', { 'Retry-After': String(wait) });
     }
-    let user: User | null;
+    let user: (Subject & User) | null;
     let decision: Decision;
     let credential: ForwardAuthCredential = 'none';
     try {
@@ -172,15 +204,16 @@ export function createForwardAuth(ctx: AppContext) {
       else if ((cookie = cookies.read(req.headers.cookie, original.proto === 'https' ? names.secure : names.plain))) credential = 'cookie';
       user = bearer ? tokenUser(bearer[1] as string, ip) : cookie ? signedInUser(cookie, ip, kind) : null;
       decision = ctx.access.decide({ host: original.host, path: original.path, method: original.method, ip }, user);
+      // A two_factor rule and a level-1 credential: the second step only helps a session
+      // whose user has a factor; a token or a user without one is refused outright.
+      if (decision.reason === 'second-factor-required' && user && (credential === 'token' || !ctx.twoFactor.isEnabled(user.id))) {
+        decision = { ...decision, outcome: 'deny' };
+      }
     } catch (err) {
       // Fail closed: no answer from the database is never a 200.
       ctx.log.error({ err, kind }, 'forward-auth check failed');
       count(kind, 'error', credential, ip, original.host);
       return answer(res, 503, 'Service Unavailable\n', { 'Retry-After': '5' });
-    }
-    if (decision.reason === 'two-factor-unavailable' && !warnedRules.has(decision.rule)) {
-      warnedRules.add(decision.rule);
-      ctx.log.warn({ rule: decision.rule }, 'a two_factor rule matched, but two-factor sign-in is not available yet: denying');
     }
     if (decision.outcome !== 'allow') {
       count(kind, decision.outcome === 'deny' ? 'deny' : 'unauthenticated', credential, ip, original.host);

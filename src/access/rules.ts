@@ -20,6 +20,11 @@ export interface AccessRequest {
 export interface Subject {
   username: string;
   groups: readonly string[];
+  /**
+   * The authentication level behind this request: 2 for a session that completed the
+   * second factor, 1 (or absent) for a password-only session or an API token.
+   */
+  level?: 1 | 2;
 }
 
 export type Outcome = 'allow' | 'login' | 'deny';
@@ -29,8 +34,13 @@ export interface Decision {
   policy: Policy;
   /** Index of the matching rule in access_control.rules, or null for the default policy. */
   rule: number | null;
-  /** Why a signed-in user is refused, for the log. */
-  reason?: 'policy-deny' | 'two-factor-unavailable' | 'subject-mismatch';
+  /**
+   * Why a signed-in user is refused or sent back to the portal. 'second-factor-required':
+   * a two_factor rule and a level-1 subject; the caller decides between the second step
+   * (the user has a factor) and a refusal (no factor, or an API token: see forward-auth.ts).
+   * 'two-factor-unavailable' is no longer produced (kept for src/cli/access-check.ts).
+   */
+  reason?: 'policy-deny' | 'two-factor-unavailable' | 'subject-mismatch' | 'second-factor-required';
 }
 
 interface CompiledRule {
@@ -138,8 +148,10 @@ export function compileAccessControl(section: AccessControlSection): { control: 
       case 'one_factor':
         return subject ? { outcome: 'allow', policy, rule } : { outcome: 'login', policy, rule };
       case 'two_factor':
-        // Two-factor sign-in does not exist yet: nobody satisfies this policy.
-        return subject ? { outcome: 'deny', policy, rule, reason: 'two-factor-unavailable' } : { outcome: 'login', policy, rule };
+        // Only a session that completed the second factor passes; a password-only one is
+        // sent back for the second step (never shown the resource).
+        if (!subject) return { outcome: 'login', policy, rule };
+        return subject.level === 2 ? { outcome: 'allow', policy, rule } : { outcome: 'login', policy, rule, reason: 'second-factor-required' };
       case 'deny':
         return { outcome: 'deny', policy, rule, reason: 'policy-deny' };
     }

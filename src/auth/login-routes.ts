@@ -11,10 +11,12 @@ import { AppError } from '../lib/errors.js';
 import { formatTime, renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
+import { authLevel } from '../sessions/types.js';
 import { normalizeUsername } from '../users/username.js';
-import { passwordChangeRequired } from './password-policy.js';
 import { checkPasswordInput } from './passwords.js';
 import { setLoginIntent, type createPassport, type LoginFailureInfo } from './passport.js';
+import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
+import { beginSecondFactor } from './second-factor-routes.js';
 
 /** One message for every failed sign-in: nothing tells whether the user exists. */
 export const GENERIC_LOGIN_FAILURE = 'Incorrect username or password.';
@@ -30,10 +32,12 @@ const loginForm = z.object({
 const NOTICES = new Map([
   ['signed_out', 'You have been signed out.'],
   ['setup', 'The administrator account was created. Sign in with it now.'],
+  ['second_factor_expired', 'The second step of sign-in took too long or was already done. Please sign in again.'],
 ]);
 
 export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnType<typeof createPassport>) {
   const cookieDomain = ctx.config.session.cookie_domain;
+  const policy = createSecondFactorPolicy(ctx.config.two_factor);
 
   function showForm(req: Request, res: Response, status: number, extra: { error?: string; username?: string; rd?: string | undefined }): void {
     const notice = typeof req.query.notice === 'string' ? NOTICES.get(req.query.notice) : undefined;
@@ -51,17 +55,21 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     );
   }
 
-  /** Where a signed-in user goes: on to `rd`, unless they must choose a new password first. */
-  function afterSignIn(user: Express.User, rd: string | null): string {
-    if (passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) {
-      return rd ? `/account/password?rd=${encodeURIComponent(rd)}` : '/account/password';
-    }
-    return rd ?? '/';
-  }
+  /** Where a signed-in user goes: on to `rd`, unless a new password or enrollment comes first. */
+  const afterSignIn = (req: Request, user: Express.User, rd: string | null): string => destinationAfterSignIn(ctx, policy, user, clientIp(req), rd);
 
   const page: RequestHandler = (req, res) => {
     const rd = typeof req.query.rd === 'string' ? req.query.rd : undefined;
-    if (req.user) return res.redirect(303, afterSignIn(req.user as Express.User, safeRedirectTarget(rd, cookieDomain)));
+    const user = req.user as Express.User | undefined;
+    if (user) {
+      const target = safeRedirectTarget(rd, cookieDomain);
+      // Sent here by a two_factor rule (forward auth) with a password-only session: the
+      // second step, without the password again, when the user has a factor.
+      if (authLevel(req.session.auth) !== 2 && ctx.twoFactor.isEnabled(user.id)) {
+        return res.redirect(303, `/login/second-factor${target ? `?rd=${encodeURIComponent(target)}` : ''}`);
+      }
+      return res.redirect(303, afterSignIn(req, user, target));
+    }
     showForm(req, res, 200, { rd: safeRedirectTarget(rd, cookieDomain) ?? undefined });
   };
 
@@ -133,6 +141,18 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         return showForm(req, res, 401, { error: GENERIC_LOGIN_FAILURE, username: form.username.slice(0, 256), rd });
       }
       attempt.succeeded();
+      // An account with a second factor is not signed in yet: a new session (new ID) holds
+      // the pending state, and the browser goes to the second step.
+      if (ctx.twoFactor.isEnabled(user.id)) {
+        beginSecondFactor(req, { userId: user.id, at: ctx.clock.now(), remember: form.remember === 'on', rd: rd ?? null }).then(
+          guarded(() => {
+            ctx.log.info({ event: 'login-password-accepted', user: user.username, ip }, 'password accepted; second factor pending');
+            res.redirect(303, '/login/second-factor');
+          }),
+          next,
+        );
+        return;
+      }
       // req.login regenerates the session ID (fixation), then saves the new session.
       req.login(
         user,
@@ -149,7 +169,7 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
           }
           ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
           ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session }, 'signed in');
-          res.redirect(303, afterSignIn(user, rd ?? null));
+          res.redirect(303, afterSignIn(req, user, rd ?? null));
         }),
       );
     }));

@@ -7,6 +7,7 @@ import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { AppContext } from '../context.js';
 import { clientIp } from '../theft/client-ip.js';
+import type { SecondFactorMethod } from '../sessions/types.js';
 import type { User as GatehouseUser } from '../users/repository.js';
 
 declare global {
@@ -24,6 +25,8 @@ export interface LoginFailureInfo {
 /** Sign-in options read from the already-validated login form. */
 export interface LoginIntent {
   remember: boolean;
+  /** The second factor just verified (src/auth/second-factor-routes.ts): the session is level 2. */
+  secondFactor?: SecondFactorMethod;
 }
 
 const intents = new WeakMap<Request, LoginIntent>();
@@ -42,12 +45,16 @@ export function createPassport(ctx: AppContext): InstanceType<typeof Passport> {
   // Runs inside req.login(), after the session ID was regenerated and before the new
   // session's first write: so that write already carries the IP binding and lifetime.
   passport.serializeUser<number>((req: Request, user: Express.User, done: (err: unknown, id?: number) => void) => {
-    const remember = (intents.get(req)?.remember ?? false) && ctx.config.session.remember_me > 0;
+    const intent = intents.get(req);
+    const remember = (intent?.remember ?? false) && ctx.config.session.remember_me > 0;
+    const now = ctx.clock.now();
+    const factor = intent?.secondFactor;
     req.session.auth = {
-      at: ctx.clock.now(),
+      at: now,
       ip: clientIp(req),
       userAgent: (req.get('user-agent') ?? '').slice(0, 256),
       remember,
+      ...(factor ? { level: 2 as const, secondFactorAt: now, methods: ['password' as const, factor] } : { level: 1 as const, methods: ['password' as const] }),
     };
     if (remember) req.session.cookie.maxAge = ctx.config.session.remember_me;
     done(null, user.id);

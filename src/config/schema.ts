@@ -216,6 +216,27 @@ export const configSchema = z
         forward_auth_max: z.number().int().min(1).max(10_000_000).default(20_000),
       })
       .prefault({}),
+    /**
+     * Who must sign in with a second factor (issue 7). A user who must and has none is sent
+     * to /account/two-factor right after the password and can use nothing else (but sign
+     * out) until enrolled; one who has a factor always gets the second step at sign-in.
+     */
+    two_factor: z
+      .strictObject({
+        /** Members of any of these groups must have a second factor (e.g. the administrators). */
+        required_for_groups: z
+          .array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, { message: 'must be a group name (1-32 characters a-z, 0-9, ".", "_", "-")' }))
+          .default(['admins']),
+        /**
+         * The home networks (IPs or CIDRs, e.g. ["192.168.0.0/16", "fd00::/8"]): signing in or
+         * using a session from any client IP OUTSIDE all of them (the internet) requires a
+         * second factor, for every user; inside them a password is enough (unless a group
+         * rule above applies). Empty (the default): no requirement by network. The client IP
+         * is the one seen through server.trusted_proxies (X-Forwarded-For).
+         */
+        required_outside_networks: z.array(z.string().refine(isIpOrCidr, { message: 'not an IP address or CIDR (e.g. "192.168.0.0/16")' })).default([]),
+      })
+      .prefault({}),
     /** GET /metrics (Prometheus text format). Off by default; when on, only these client networks get an answer. */
     metrics: z
       .strictObject({

@@ -8,6 +8,8 @@ import { AppError } from '../lib/errors.js';
 import { safeLocalPath } from '../access/redirect.js';
 import { authIsRecent } from '../auth/confirm.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
+import { createSecondFactorPolicy, ENROLL_PATH, missingSecondFactor } from '../auth/second-factor-policy.js';
+import { authLevel } from '../sessions/types.js';
 import { clientIp, FORWARDING_HEADERS, isLoopback } from '../theft/client-ip.js';
 import { isAdmin } from '../users/groups.js';
 import { takeFlash } from './flash.js';
@@ -24,13 +26,24 @@ export interface Guards {
   requireSession: RequestHandler;
   /** Refuses password entry over plain HTTP from another machine. */
   requireSafeTransport: RequestHandler;
-  /** After requireSession: members of the admins group only (403 for everyone else). */
+  /**
+   * After requireSession: members of the admins group only (403 for everyone else). An
+   * administrator who has a second factor must have used it in this session (level 2):
+   * otherwise the second step first (/login/second-factor?rd=…), without the password.
+   */
   requireAdmin: RequestHandler;
   /**
    * After requireSession: a user who must choose a new password (reset by an administrator,
    * or older than password.max_age) is sent to /account/password first.
    */
   requireCurrentPassword: RequestHandler;
+  /**
+   * After requireSession: the two_factor config policy. A user who must use a second factor
+   * (two_factor.required_for_groups, or a client outside two_factor.required_outside_networks)
+   * and has none can only enroll (/account/two-factor…, /reauth) until they have; one who
+   * has a factor but a password-only session takes the second step first.
+   */
+  requireSecondFactor: RequestHandler;
   /**
    * Dangerous actions: the last sign-in or password confirmation must be under 10 minutes
    * old, or the user is asked for their password again (/reauth) and comes back.
@@ -55,7 +68,19 @@ function isLocalRequest(req: express.Request): boolean {
   return !FORWARDING_HEADERS.some((h) => h !== 'x-forwarded-for' && req.headers[h] !== undefined);
 }
 
+/** Pages a user who must enroll a second factor may still use (with sign-out, outside the page chain). */
+const enrollmentPath = (path: string): boolean => path === ENROLL_PATH || path.startsWith(`${ENROLL_PATH}/`) || path === '/reauth';
+
 export function createGuards(ctx: AppContext): Guards {
+  const secondFactorPolicy = createSecondFactorPolicy(ctx.config.two_factor);
+  /** The second step for a signed-in session, then back to this page (GET) or a 403 (forms). */
+  const stepUp = (req: express.Request, res: express.Response, next: express.NextFunction): void => {
+    if (SAFE_METHODS.has(req.method)) {
+      const back = safeLocalPath(req.originalUrl) ?? '/';
+      return res.redirect(303, `/login/second-factor?rd=${encodeURIComponent(back)}`);
+    }
+    next(new AppError('second-factor-required', 403, 'Confirm it is you with your second factor first: reload the page.'));
+  };
   const csrf = csrfSync({
     size: 32,
     getTokenFromRequest: (req) => {
@@ -111,10 +136,21 @@ export function createGuards(ctx: AppContext): Guards {
       next(new AppError('not-signed-in', 401, 'You are not signed in.'));
     },
     requireSafeTransport,
-    requireAdmin: (req, _res, next) => {
+    requireAdmin: (req, res, next) => {
       const user = req.user as Express.User | undefined;
-      if (user && isAdmin(user.groups)) return next();
-      next(new AppError('forbidden', 403, 'This page is for administrators.'));
+      if (!user || !isAdmin(user.groups)) return next(new AppError('forbidden', 403, 'This page is for administrators.'));
+      if (authLevel(req.session.auth) === 2 || !ctx.twoFactor.isEnabled(user.id)) return next();
+      stepUp(req, res, next);
+    },
+    requireSecondFactor: (req, res, next) => {
+      const user = req.user as Express.User | undefined;
+      if (!user || !secondFactorPolicy.required(user, clientIp(req))) return next();
+      const missing = missingSecondFactor(authLevel(req.session.auth), () => ctx.twoFactor.isEnabled(user.id));
+      if (missing === 'none') return next();
+      if (missing === 'step-up') return stepUp(req, res, next);
+      if (enrollmentPath(req.path)) return next();
+      if (SAFE_METHODS.has(req.method)) return res.redirect(303, ENROLL_PATH);
+      next(new AppError('second-factor-enrollment-required', 403, 'Set up two-factor sign-in before doing anything else.'));
     },
     requireCurrentPassword: (req, res, next) => {
       const user = req.user as Express.User | undefined;

@@ -20,6 +20,7 @@ import { openApiRoute } from '../api/openapi.js';
 import { sessionsApi } from '../api/sessions.js';
 import { usersApi } from '../api/users.js';
 import { loginRoutes } from '../auth/login-routes.js';
+import { secondFactorRoutes } from '../auth/second-factor-routes.js';
 import { metricsRoute } from '../metrics/route.js';
 import type { createPassport } from '../auth/passport.js';
 import { reauthRoutes } from '../auth/reauth-routes.js';
@@ -38,6 +39,7 @@ export interface Route {
 
 export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<typeof createPassport>): Route[] {
   const login = loginRoutes(ctx, g, passport);
+  const secondFactor = secondFactorRoutes(ctx, g);
   const setup = setupRoutes(ctx, g);
   const home = homeRoutes(ctx, g);
   const account = accountRoutes(ctx, g);
@@ -50,8 +52,11 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const sessions = adminSessionRoutes(ctx, g);
   const audit = adminAuditRoutes(ctx, g);
   const bans = adminBanRoutes(ctx, g);
-  /** Signed-in pages; a user who must change their password is sent to do that first. */
-  const page = [g.requireSession, g.requireCurrentPassword];
+  /**
+   * Signed-in pages; a user who must change their password is sent to do that first, then
+   * one whom the two_factor policy obliges to enroll (or to take the second step) likewise.
+   */
+  const page = [g.requireSession, g.requireCurrentPassword, g.requireSecondFactor];
   /** State-changing forms of signed-in pages. */
   const form = [g.form, g.sameOrigin, g.requireCsrf];
   const admin = [...page, g.requireAdmin];
@@ -70,6 +75,10 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     // ---- sign-in, first-run setup ------------------------------------------------------
     { method: 'get', path: '/login', session: true, chain: [g.requireSafeTransport, login.page] },
     { method: 'post', path: '/login', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, login.csrf, login.submit] },
+    // The second step (TOTP or recovery code): a pending sign-in, or a step-up of a
+    // password-only session. Not the page chain: a pending session is not signed in.
+    { method: 'get', path: '/login/second-factor', session: true, chain: [g.requireSafeTransport, secondFactor.page] },
+    { method: 'post', path: '/login/second-factor', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, secondFactor.csrf, secondFactor.submit] },
     { method: 'post', path: '/logout', session: true, chain: [g.form, login.skipIfSignedOut, g.sameOrigin, g.requireCsrf, login.logout] },
 
     { method: 'get', path: '/setup', session: true, chain: [g.requireSafeTransport, setup.page] },

@@ -11,12 +11,44 @@ export interface SessionAuth {
   ip: string;
   userAgent: string;
   remember: boolean;
+  /**
+   * Authentication level: 1 after a password alone, 2 after a password and a second factor.
+   * Absent in sessions signed in before two-factor sign-in existed: read as 1.
+   */
+  level?: AuthLevel;
+  /** Epoch ms of the second factor that raised the session to level 2 (absent at level 1). */
+  secondFactorAt?: number;
+  /** How the user proved who they are, in order: always 'password' first. */
+  methods?: AuthMethod[];
 }
+
+export type AuthLevel = 1 | 2;
+export type SecondFactorMethod = 'totp' | 'recovery-code';
+export type AuthMethod = 'password' | SecondFactorMethod;
+
+/**
+ * A correct password for an account with a second factor, waiting for that factor: the
+ * session is NOT signed in (no passport user) until /login/second-factor completes. Short
+ * lived (src/auth/second-factor-routes.ts).
+ */
+export interface PendingSecondFactor {
+  userId: number;
+  /** Epoch ms of the correct password. */
+  at: number;
+  remember: boolean;
+  /** Where to go after signing in (already checked by safeRedirectTarget). */
+  rd: string | null;
+}
+
+/** The session's level; sessions from before levels existed are level 1. */
+export const authLevel = (auth: SessionAuth | undefined): AuthLevel => (auth?.level === 2 ? 2 : 1);
 
 declare module 'express-session' {
   interface SessionData {
     passport?: { user?: number };
     auth?: SessionAuth;
+    /** Password accepted, second factor outstanding (not signed in). */
+    pendingSecondFactor?: PendingSecondFactor;
     /** One-time messages shown on the next page (src/http/flash.ts). */
     flash?: FlashMessage[];
   }

@@ -17,10 +17,12 @@ export function tempDir(prefix = 'gatehouse-test-'): string {
 
 /**
  * Validated config for a test data dir. argon2 is made cheap *after* validation (the
- * schema refuses weak parameters): fine for tests, as SECURITY.md allows.
+ * schema refuses weak parameters): fine for tests, as SECURITY.md allows. Unless a test
+ * sets two_factor itself, nobody is required to have a second factor (the production
+ * default requires it of admins; tests of that policy say so).
  */
 export function testConfig(dataDir: string, raw: Record<string, unknown> = {}): Config {
-  const config = validateConfig({ ...raw, data_dir: dataDir, log: { level: 'silent' } }, 'test');
+  const config = validateConfig({ two_factor: { required_for_groups: [] }, ...raw, data_dir: dataDir, log: { level: 'silent' } }, 'test');
   return { ...config, password: { ...config.password, argon2: { memory_kib: 1024, iterations: 1, parallelism: 1 } } };
 }
 

@@ -163,7 +163,7 @@ describe('forward auth endpoints', () => {
       expect((await verify(anonymous(), 'https://admin.home.example/')).status).to.equal(401);
     });
 
-    it('403 on a two_factor host for a signed-in user (two-factor does not exist yet)', async () => {
+    it('403 on a two_factor host for a signed-in user without a second factor (no step could satisfy it)', async () => {
       expect((await verify(admin, 'https://vault.home.example/')).status).to.equal(403);
       expect((await verify(anonymous(), 'https://vault.home.example/')).status).to.equal(401);
     });

@@ -239,9 +239,11 @@ describe('access rules', () => {
       expect(decide('one_factor', alice)).to.deep.equal({ outcome: 'allow', policy: 'one_factor', rule: 0 });
     });
 
-    it('two_factor: anonymous must sign in; a signed-in user is refused while two-factor does not exist', () => {
+    it('two_factor: anonymous must sign in; a password-only session gets the second step; level 2 passes', () => {
       expect(decide('two_factor', null)).to.deep.equal({ outcome: 'login', policy: 'two_factor', rule: 0 });
-      expect(decide('two_factor', root)).to.deep.equal({ outcome: 'deny', policy: 'two_factor', rule: 0, reason: 'two-factor-unavailable' });
+      expect(decide('two_factor', root)).to.deep.equal({ outcome: 'login', policy: 'two_factor', rule: 0, reason: 'second-factor-required' });
+      expect(decide('two_factor', { ...root, level: 1 })).to.deep.equal({ outcome: 'login', policy: 'two_factor', rule: 0, reason: 'second-factor-required' });
+      expect(decide('two_factor', { ...root, level: 2 })).to.deep.equal({ outcome: 'allow', policy: 'two_factor', rule: 0 });
     });
 
     it('deny refuses everybody, signed in or not', () => {

@@ -1,0 +1,66 @@
+// The two_factor config policy: whether a user must sign in with a second factor, by group
+// (two_factor.required_for_groups) or by where the request comes from
+// (two_factor.required_outside_networks), and what a session of theirs still lacks.
+
+import { BlockList, isIP } from 'node:net';
+import type { Config } from '../config/schema.js';
+import type { AppContext } from '../context.js';
+import type { User } from '../users/repository.js';
+import { passwordChangeRequired } from './password-policy.js';
+import { normalizeIp } from '../theft/client-ip.js';
+import type { AuthLevel } from '../sessions/types.js';
+
+export interface SecondFactorPolicy {
+  /** Whether this user, asking from this client IP, must use a second factor. */
+  required(user: { groups: readonly string[] }, ip: string): boolean;
+}
+
+export function createSecondFactorPolicy(section: Config['two_factor']): SecondFactorPolicy {
+  const groups = new Set(section.required_for_groups);
+  let home: BlockList | null = null;
+  if (section.required_outside_networks.length > 0) {
+    home = new BlockList();
+    for (const entry of section.required_outside_networks) {
+      const [addr = '', bits] = entry.split('/');
+      const type = isIP(addr) === 4 ? 'ipv4' : 'ipv6';
+      if (bits === undefined) home.addAddress(addr, type);
+      else home.addSubnet(addr, Number(bits), type);
+    }
+  }
+  const outside = (ip: string): boolean => {
+    if (!home) return false;
+    const clean = normalizeIp(ip);
+    const family = isIP(clean);
+    // An address we cannot read is not known to be at home: fail closed.
+    if (family === 0) return true;
+    return !home.check(clean, family === 4 ? 'ipv4' : 'ipv6');
+  };
+  return {
+    required: (user, ip) => user.groups.some((g) => groups.has(g)) || outside(ip),
+  };
+}
+
+/**
+ * What a signed-in session of a user who must use a second factor still needs:
+ * nothing at level 2; otherwise 'step-up' when the user has a factor (the second step,
+ * without the password again), 'enroll' when they have none.
+ */
+export function missingSecondFactor(level: AuthLevel, hasSecondFactor: () => boolean): 'none' | 'step-up' | 'enroll' {
+  if (level === 2) return 'none';
+  return hasSecondFactor() ? 'step-up' : 'enroll';
+}
+
+/** Where enrollment happens (src/account, the /account/two-factor pages). */
+export const ENROLL_PATH = '/account/two-factor';
+
+/**
+ * Where a user goes once signed in: a new password first if one is due, then enrollment
+ * if the policy requires a second factor they do not have, else on to `rd`.
+ */
+export function destinationAfterSignIn(ctx: AppContext, policy: SecondFactorPolicy, user: User, ip: string, rd: string | null): string {
+  if (passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) {
+    return rd ? `/account/password?rd=${encodeURIComponent(rd)}` : '/account/password';
+  }
+  if (policy.required(user, ip) && !ctx.twoFactor.isEnabled(user.id)) return ENROLL_PATH;
+  return rd ?? '/';
+}
