@@ -4,6 +4,7 @@
 
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import { loginWithSecondFactor } from '../auth/second-factor-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import { formText, parseForm } from '../http/form-fields.js';
@@ -58,7 +59,7 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
   };
 
   /** Activates the app with a current code; the recovery codes are then shown once (201, no-store). */
-  const confirmTotp: RequestHandler = (req, res) => {
+  const confirmTotp: RequestHandler = async (req, res) => {
     const user = req.user as Express.User;
     const ip = clientIp(req);
     let code: string;
@@ -78,6 +79,9 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
       return render(req, res, result.reason === 'invalid' ? 400 : 409, { error: message });
     }
     const codes = ctx.twoFactor.recoveryCodes.generate(user, who(user), ip);
+    // The code just typed is a second factor: this session becomes level 2 under a new ID
+    // (no second prompt for the page that required enrollment).
+    await loginWithSecondFactor(req, user, 'totp', req.session.auth?.remember ?? false);
     render(req, res, 201, { recoveryCodes: codes });
   };
 

@@ -85,8 +85,12 @@ describe('account: two-factor sign-in', () => {
     expect(wrong.text).to.contain('That code is not right');
     expect(app.ctx.twoFactor.isEnabled(aliceId)).to.equal(false);
 
+    const before = b.cookieHeader();
     const right = await post(b, '/account/two-factor/totp/confirm', { code: codeAt(secret, clock.now()) });
     expect(right.status).to.equal(201);
+    // The confirming code was a second factor: the session continues at level 2 under a new ID.
+    expect(b.cookieHeader()).not.to.equal(before);
+    expect((await new Browser(app.url).get('/account', { cookie: before })).location, 'the old session ID is dead').to.equal('/login');
     expect(right.location).to.equal(null);
     expect(right.headers.get('cache-control')).to.equal('no-store');
     expect(app.ctx.twoFactor.isEnabled(aliceId)).to.equal(true);

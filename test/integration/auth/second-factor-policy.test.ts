@@ -7,6 +7,7 @@ import { ConfigError, validateConfig } from '../../../src/config/load.js';
 import { Browser } from '../../support/browser.js';
 import { HTTPS } from '../../support/forward-auth.js';
 import { addUser, GOOD_PASSWORD, tempDir } from '../../support/harness.js';
+import { codeAt } from '../../unit/twofactor/support.js';
 import { signInWithTotp, userWithTotp, world, type World } from './second-factor-helpers.js';
 
 const ENROLL = '/account/two-factor';
@@ -46,6 +47,23 @@ describe('two_factor policy: required for groups', () => {
     // Signing out still works.
     const out = await b.post('/logout', { _csrf: token });
     expect(out.location).to.equal('/login?notice=signed_out');
+  });
+
+  it('after enrolling, the admin pages open at once: the confirming code raised the session to level 2', async () => {
+    await addUser(w.app.ctx, 'root', { groups: ['admins'] });
+    const b = new Browser(w.app.url);
+    expect((await b.login('root', GOOD_PASSWORD)).location).to.equal(ENROLL);
+    const page = await b.get(ENROLL);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] as string;
+    const begun = await b.post('/account/two-factor/totp', { _csrf: csrf });
+    expect(begun.status, begun.text.slice(0, 300)).to.equal(200);
+    const secret = (/[A-Z2-7]{4}(?: [A-Z2-7]{4}){7}/.exec(begun.text)?.[0] ?? '').replace(/ /g, '');
+    expect(secret).to.have.length(32);
+    const csrf2 = /name="_csrf" value="([^"]+)"/.exec(begun.text)?.[1] as string;
+    const confirmed = await b.post('/account/two-factor/totp/confirm', { _csrf: csrf2, code: codeAt(secret, w.clock.now()) });
+    expect(confirmed.status).to.equal(201);
+    const admin = await b.get('/admin');
+    expect(admin.status, admin.location ?? '').to.equal(200);
   });
 
   it('a member outside the group signs in as before', async () => {
