@@ -38,9 +38,8 @@ export interface Decision {
    * Why a signed-in user is refused or sent back to the portal. 'second-factor-required':
    * a two_factor rule and a level-1 subject; the caller decides between the second step
    * (the user has a factor) and a refusal (no factor, or an API token: see forward-auth.ts).
-   * 'two-factor-unavailable' is no longer produced (kept for src/cli/access-check.ts).
    */
-  reason?: 'policy-deny' | 'two-factor-unavailable' | 'subject-mismatch' | 'second-factor-required';
+  reason?: 'policy-deny' | 'subject-mismatch' | 'second-factor-required';
 }
 
 interface CompiledRule {

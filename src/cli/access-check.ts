@@ -36,7 +36,14 @@ export function explainAccess(ctx: AppContext, rawUrl: string, opts: { user?: st
       : decision.reason === 'subject-mismatch'
         ? 'rule:     none for this user (a rule with subjects claims this request)'
         : `rule:     none matched: default_policy ${ctx.config.access_control.default_policy}`,
-    `policy:   ${decision.policy}${decision.reason === 'two-factor-unavailable' ? ' (two-factor sign-in is not available yet, so denied)' : ''}`,
-    `answer:   ${ANSWERS[user?.disabled && decision.outcome === 'allow' && decision.policy !== 'bypass' ? 'login' : decision.outcome]}`,
+    `policy:   ${decision.policy}`,
+    `answer:   ${user && decision.reason === 'second-factor-required' ? secondStep(ctx, user.id) : ANSWERS[user?.disabled && decision.outcome === 'allow' && decision.policy !== 'bypass' ? 'login' : decision.outcome]}`,
   ];
+}
+
+/** A two_factor rule and a password-only session: what the user meets depends on their factors. */
+function secondStep(ctx: AppContext, userId: number): string {
+  return ctx.twoFactor.isEnabled(userId)
+    ? 'after a password alone: the second sign-in step (401 / redirect to the portal); after the second step: 200 allowed'
+    : '403 forbidden: this user has no second factor to complete the step (set one up under My account)';
 }

@@ -3,6 +3,7 @@
 import { rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { explainAccess } from '../../../src/cli/access-check.js';
+import { codeAt } from '../twofactor/support.js';
 import { CliError } from '../../../src/cli/io.js';
 import { createContext, type AppContext } from '../../../src/context.js';
 import { GOOD_PASSWORD, tempDir, testConfig } from '../../support/harness.js';
@@ -22,6 +23,7 @@ describe('gatehouse access check', () => {
           rules: [
             { domain: 'public.home.example', policy: 'bypass' },
             { domain: 'admin.home.example', subject: ['group:admins'], policy: 'one_factor' },
+            { domain: 'vault.home.example', policy: 'two_factor' },
             { domain: '*.home.example', resources: ['^/api/'], networks: ['lan'], methods: ['POST'], policy: 'deny' },
             { domain: '*.home.example', policy: 'one_factor' },
           ],
@@ -42,13 +44,22 @@ describe('gatehouse access check', () => {
   it('names the matching rule and the answer', () => {
     expect(check('https://admin.home.example/', { user: 'alice' })).to.match(/rule: +#1 /).and.match(/answer: +200 allowed/);
     expect(check('https://public.home.example/')).to.match(/rule: +#0 /).and.match(/answer: +200/);
-    expect(check('https://app.home.example/')).to.match(/rule: +#3 /).and.match(/answer: +not signed in/);
+    expect(check('https://app.home.example/')).to.match(/rule: +#4 /).and.match(/answer: +not signed in/);
   });
 
   it('applies the client IP and method to network and method rules', () => {
-    expect(check('https://nas.home.example/api/x', { user: 'bob', ip: '192.168.1.9', method: 'post' })).to.match(/rule: +#2 /).and.match(/403/);
-    expect(check('https://nas.home.example/api/x', { user: 'bob', ip: '10.0.0.9', method: 'POST' })).to.match(/rule: +#3 /);
-    expect(check('https://nas.home.example/api/x', { user: 'bob', method: 'POST' })).to.match(/no client IP/).and.match(/rule: +#3 /);
+    expect(check('https://nas.home.example/api/x', { user: 'bob', ip: '192.168.1.9', method: 'post' })).to.match(/rule: +#3 /).and.match(/403/);
+    expect(check('https://nas.home.example/api/x', { user: 'bob', ip: '10.0.0.9', method: 'POST' })).to.match(/rule: +#4 /);
+    expect(check('https://nas.home.example/api/x', { user: 'bob', method: 'POST' })).to.match(/no client IP/).and.match(/rule: +#4 /);
+  });
+
+  it('explains a two_factor rule: the second step for a user with a factor, 403 for one without', async () => {
+    const bob = ctx.users.findByUsername('bob')!;
+    expect(check('https://vault.home.example/', { user: 'bob' })).to.match(/rule: +#2 /).and.match(/answer: +403 forbidden: this user has no second factor/);
+    const { secret } = await ctx.twoFactor.totp.begin(bob);
+    expect(ctx.twoFactor.totp.confirm(bob, codeAt(secret, Date.now())).ok).to.equal(true);
+    expect(check('https://vault.home.example/', { user: 'bob' })).to.match(/answer: +after a password alone: the second sign-in step/);
+    ctx.twoFactor.reset(bob, 'test');
   });
 
   it('explains a member refused on a host claimed by a subject rule, and the default policy', () => {
