@@ -9,6 +9,7 @@ import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import type { TokenInfo } from '../tokens/api-tokens.js';
 import { isAdmin } from '../users/groups.js';
+import { rememberedDevices } from '../auth/remember-device-cookie.js';
 import { mySessions } from './sessions.js';
 
 /** Why a session ended, in words a household member understands. */
@@ -59,6 +60,7 @@ export function renderAccount(ctx: AppContext, guards: Guards, req: Request, res
       csrfToken: guards.csrfToken(req),
       passwordChangeRequired: passwordChangeRequired(fresh, ctx.config.password.max_age, now),
       twoFactor: ctx.twoFactor.status(user.id),
+      rememberedDevices: rememberedDevices(ctx).list(user.id),
       live,
       others: live.filter((s) => !s.current).length,
       ended: ended.map((s) => ({ ...s, reason: s.deleteReason ? END_REASONS[s.deleteReason] ?? s.deleteReason : 'Ended' })),

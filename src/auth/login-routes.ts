@@ -16,7 +16,8 @@ import { normalizeUsername } from '../users/username.js';
 import { checkPasswordInput } from './passwords.js';
 import { setLoginIntent, type createPassport, type LoginFailureInfo } from './passport.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
-import { beginSecondFactor } from './second-factor-routes.js';
+import { deviceIsRemembered } from './remember-device-cookie.js';
+import { beginSecondFactor, loginWithSecondFactor } from './second-factor-routes.js';
 
 /** One message for every failed sign-in: nothing tells whether the user exists. */
 export const GENERIC_LOGIN_FAILURE = 'Incorrect username or password.';
@@ -124,6 +125,21 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
           next(err);
         }
       };
+    /** The end of a successful sign-in (password alone, or password and a remembered device). */
+    const signedIn = (user: Express.User, method: 'remembered-device' | null): void => {
+      ctx.metrics.login('succeeded');
+      const session = handleOf(hashSessionId(req.sessionID));
+      for (const n of ctx.sessions.takeTheftNotices(user.id)) {
+        addFlash(
+          req,
+          `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
+          'warning',
+        );
+      }
+      ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
+      ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session, ...(method ? { method } : {}) }, 'signed in');
+      res.redirect(303, afterSignIn(req, user, rd ?? null));
+    };
     const authenticate = passport.authenticate('local', { session: true }, guarded((err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
       if (err) {
         attempt.abandon(); // no verdict on the password (e.g. busy): neither failure nor success
@@ -144,6 +160,12 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
       // An account with a second factor is not signed in yet: a new session (new ID) holds
       // the pending state, and the browser goes to the second step.
       if (ctx.twoFactor.isEnabled(user.id)) {
+        // A browser remembered for THIS user (src/auth/remember-device-cookie.ts) skips the
+        // step: signed in at level 2 by 'remembered-device' (new session ID as always).
+        if (deviceIsRemembered(ctx, req, user.id)) {
+          loginWithSecondFactor(req, user, 'remembered-device', form.remember === 'on').then(guarded(() => signedIn(user, 'remembered-device')), next);
+          return;
+        }
         beginSecondFactor(req, { userId: user.id, at: ctx.clock.now(), remember: form.remember === 'on', rd: rd ?? null }).then(
           guarded(() => {
             ctx.log.info({ event: 'login-password-accepted', user: user.username, ip }, 'password accepted; second factor pending');
@@ -158,18 +180,7 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         user,
         guarded((loginErr: unknown) => {
           if (loginErr) return next(loginErr);
-          ctx.metrics.login('succeeded');
-          const session = handleOf(hashSessionId(req.sessionID));
-          for (const n of ctx.sessions.takeTheftNotices(user.id)) {
-            addFlash(
-              req,
-              `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
-              'warning',
-            );
-          }
-          ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
-          ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session }, 'signed in');
-          res.redirect(303, afterSignIn(req, user, rd ?? null));
+          signedIn(user, null);
         }),
       );
     }));

@@ -7,7 +7,7 @@ import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { AppContext } from '../context.js';
 import { clientIp } from '../theft/client-ip.js';
-import type { SecondFactorMethod } from '../sessions/types.js';
+import type { RememberedMethod, SecondFactorMethod } from '../sessions/types.js';
 import type { User as GatehouseUser } from '../users/repository.js';
 
 declare global {
@@ -26,7 +26,7 @@ export interface LoginFailureInfo {
 export interface LoginIntent {
   remember: boolean;
   /** The second factor just verified (src/auth/second-factor-routes.ts): the session is level 2. */
-  secondFactor?: SecondFactorMethod;
+  secondFactor?: SecondFactorMethod | RememberedMethod;
 }
 
 const intents = new WeakMap<Request, LoginIntent>();

@@ -12,11 +12,15 @@ import { formText } from '../http/form-fields.js';
 import type { Guards } from '../http/guards.js';
 import { formatTime, renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
-import { authLevel, type PendingSecondFactor, type SecondFactorMethod } from '../sessions/types.js';
+import { authLevel, type PendingSecondFactor, type RememberedMethod, type SecondFactorMethod } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
 import { setLoginIntent } from './passport.js';
+import { rememberDeviceMs, rememberThisDevice } from './remember-device-cookie.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
+
+/** Whole days for the checkbox label; at least 1 when on, 0 when off. */
+const rememberDays = (ms: number): number => (ms > 0 ? Math.max(1, Math.floor(ms / 86_400_000)) : 0);
 
 /** How long a correct password waits for its second factor. */
 export const PENDING_SECOND_FACTOR_MS = 5 * 60_000;
@@ -27,6 +31,7 @@ export const WRONG_CODE = 'That code is not valid. Enter the current code from y
 const codeForm = z.object({
   code: formText('The code', 64),
   rd: formText('rd', 2048).optional(),
+  remember_device: z.literal('on', { error: 'remember_device must be "on" or absent.' }).optional(),
 });
 
 /**
@@ -70,7 +75,7 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     renderPage(
       res,
       'second-factor.njk',
-      { title: 'Second step', csrfToken: guards.csrfToken(req), error: extra.error, rd: extra.rd ?? undefined, stepUp: extra.stepUp },
+      { title: 'Second step', csrfToken: guards.csrfToken(req), error: extra.error, rd: extra.rd ?? undefined, stepUp: extra.stepUp, rememberDeviceDays: rememberDays(rememberDeviceMs(ctx)) },
       status,
     );
   }
@@ -124,6 +129,7 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     // A new authentication: a new session ID, level 2 (src/auth/passport.ts).
     const remember = pending ? pending.remember : (req.session.auth?.remember ?? false);
     await loginWithSecondFactor(req, user, verdict.method, remember);
+    if (parsed.data.remember_device === 'on') rememberThisDevice(ctx, req, res, user.id);
     const session = handleOf(hashSessionId(req.sessionID));
     if (pending) {
       ctx.metrics.login('succeeded');
@@ -153,7 +159,7 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
 }
 
 /** Passport's req.login (which regenerates the session ID) with the verified factor. */
-export function loginWithSecondFactor(req: Request, user: User, method: SecondFactorMethod, remember: boolean): Promise<void> {
+export function loginWithSecondFactor(req: Request, user: User, method: SecondFactorMethod | RememberedMethod, remember: boolean): Promise<void> {
   setLoginIntent(req, { remember, secondFactor: method });
   return new Promise((resolve, reject) => req.login(user, (err: unknown) => (err ? reject(err) : resolve())));
 }

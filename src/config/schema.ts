@@ -235,6 +235,12 @@ export const configSchema = z
          * is the one seen through server.trusted_proxies (X-Forwarded-For).
          */
         required_outside_networks: z.array(z.string().refine(isIpOrCidr, { message: 'not an IP address or CIDR (e.g. "192.168.0.0/16")' })).default([]),
+        /**
+         * "Remember this device": how long a browser may skip the second step for a user after
+         * a second factor there (a separate HttpOnly cookie; listed and revocable on /account;
+         * a password change forgets them all). 0 turns the checkbox off.
+         */
+        remember_device: duration('30d', { max: 400 * DAY }).default(30 * 86_400_000),
       })
       .prefault({}),
     /** GET /metrics (Prometheus text format). Off by default; when on, only these client networks get an answer. */

@@ -5,6 +5,7 @@
 import type { RequestHandler } from 'express';
 import { homeRoutes } from '../account/home.js';
 import { passwordRoutes } from '../account/password-routes.js';
+import { rememberedDeviceRoutes } from '../account/remembered-devices-routes.js';
 import { accountRoutes } from '../account/routes.js';
 import { twoFactorRoutes } from '../account/two-factor-routes.js';
 import { adminAuditRoutes } from '../admin/audit.js';
@@ -43,6 +44,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const setup = setupRoutes(ctx, g);
   const home = homeRoutes(ctx, g);
   const account = accountRoutes(ctx, g);
+  const devices = rememberedDeviceRoutes(ctx);
   const password = passwordRoutes(ctx, g);
   const twoFactor = twoFactorRoutes(ctx, g);
   const api = createApiGuards(ctx, g);
@@ -102,6 +104,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/account/delete-request/cancel', session: true, chain: [...page, ...form, account.cancelDeletion] },
     { method: 'post', path: '/account/tokens', session: true, chain: [...page, ...form, g.requireRecentAuth, account.createToken] },
     { method: 'post', path: '/account/tokens/:id/revoke', session: true, chain: [...page, ...form, account.revokeToken] },
+    { method: 'post', path: '/account/devices/:id/revoke', session: true, chain: [...page, ...form, devices.revoke] },
     // Second factors: changing them needs a recent authentication; confirming a set-up
     // begun that way does not (the code proves the app has the new secret).
     { method: 'get', path: '/account/two-factor', session: true, chain: [...page, twoFactor.page] },

@@ -24,7 +24,9 @@ export interface SessionAuth {
 
 export type AuthLevel = 1 | 2;
 export type SecondFactorMethod = 'totp' | 'recovery-code';
-export type AuthMethod = 'password' | SecondFactorMethod;
+/** A browser remembered after an earlier second factor there (src/twofactor/remembered-devices.ts). */
+export type RememberedMethod = 'remembered-device';
+export type AuthMethod = 'password' | SecondFactorMethod | RememberedMethod;
 
 /**
  * A correct password for an account with a second factor, waiting for that factor: the

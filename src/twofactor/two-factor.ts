@@ -6,6 +6,7 @@ import { durably, type Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 import { SecondFactorLimiter, type LimiterSettings, type SecondFactorVerdict, type Who } from './limiter.js';
 import { RecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
+import { revokeAllRememberedDevices } from './remembered-devices.js';
 import { SecretBox } from './secret-box.js';
 import { TotpAuthenticators, type TotpState } from './totp.js';
 
@@ -26,7 +27,7 @@ export class TwoFactor {
   /** `key`: secrets.json's twoFactorKey; `settings`: config.throttle; `issuer`: the name apps show. */
   constructor(
     private readonly db: Db,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly audit: Audit,
     key: string,
     settings: LimiterSettings,
@@ -72,6 +73,8 @@ export class TwoFactor {
         const totp = this.totp.remove(user, by, ip);
         const recoveryCodes = this.recoveryCodes.removeAll(user.id);
         this.limiter.clear(user.id);
+        // A remembered browser skips the second step: with the factors gone, it goes too.
+        revokeAllRememberedDevices(this.db, this.clock, user.id, 'second-factor-reset');
         this.audit.secondFactorReset({ userId: user.id, username: user.username, ip, by, totp, recoveryCodes });
         return { totp, recoveryCodes };
       })(),

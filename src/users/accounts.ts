@@ -9,6 +9,7 @@ import { checkPasswordInput, type PasswordHasher } from '../auth/passwords.js';
 import { passwordProblems } from '../auth/password-policy.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError, badRequest, conflict, notFound } from '../lib/errors.js';
+import { revokeAllRememberedDevices } from '../twofactor/remembered-devices.js';
 import type { SqliteSessionStore } from '../sessions/store.js';
 import { isAdmin, validateGroups } from './groups.js';
 import { INVISIBLE, normalizeUsername } from './username.js';
@@ -95,6 +96,8 @@ export class Accounts {
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'password-changed', revokeOptions);
       // API tokens are credentials too: one made by an intruder must not survive the recovery.
       const tokensRevoked = this.tokens?.revokeAllOf(user.id, by) ?? 0;
+      // So are remembered devices: a new password asks for the second factor again everywhere.
+      revokeAllRememberedDevices(this.db, this.clock, user.id, 'password-changed');
       const who = { userId: user.id, username: user.username, ip: options.ip ?? null, by, sessionsRevoked };
       if (options.reset) this.audit.passwordReset(who);
       else this.audit.passwordChanged(who);
@@ -171,6 +174,7 @@ export class Accounts {
       if (isAdmin(user.groups) && !user.disabled) this.keepAnAdmin(user);
       this.users.setDisabled(user.id, true, this.clock.now());
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'user-disabled', { by });
+      revokeAllRememberedDevices(this.db, this.clock, user.id, 'user-disabled');
       this.audit.userDisabled({ userId: user.id, username: user.username, by, sessionsRevoked });
       return { user, sessionsRevoked };
     }));
