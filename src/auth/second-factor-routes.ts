@@ -71,11 +71,17 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     return !!user && authLevel(req.session.auth) !== 2 && ctx.twoFactor.isEnabled(user.id);
   };
 
+  /** Whether the user finishing (or stepping up) sign-in has a passkey: the page then offers it. */
+  const hasPasskey = (req: Request): boolean => {
+    const userId = req.session?.pendingSecondFactor?.userId ?? (req.user as User | undefined)?.id;
+    return userId !== undefined && ctx.twoFactor.passkeys.count(userId) > 0;
+  };
+
   function showForm(req: Request, res: Response, status: number, extra: { error?: string; rd?: string | null; stepUp: boolean }): void {
     renderPage(
       res,
       'second-factor.njk',
-      { title: 'Second step', csrfToken: guards.csrfToken(req), error: extra.error, rd: extra.rd ?? undefined, stepUp: extra.stepUp, rememberDeviceDays: rememberDays(rememberDeviceMs(ctx)) },
+      { title: 'Second step', csrfToken: guards.csrfToken(req), error: extra.error, rd: extra.rd ?? undefined, stepUp: extra.stepUp, rememberDeviceDays: rememberDays(rememberDeviceMs(ctx)), passkey: hasPasskey(req) },
       status,
     );
   }

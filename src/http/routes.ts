@@ -4,6 +4,7 @@
 
 import type { RequestHandler } from 'express';
 import { homeRoutes } from '../account/home.js';
+import { passkeyRoutes } from '../account/passkey-routes.js';
 import { passwordRoutes } from '../account/password-routes.js';
 import { rememberedDeviceRoutes } from '../account/remembered-devices-routes.js';
 import { accountRoutes } from '../account/routes.js';
@@ -47,6 +48,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const devices = rememberedDeviceRoutes(ctx);
   const password = passwordRoutes(ctx, g);
   const twoFactor = twoFactorRoutes(ctx, g);
+  const passkey = passkeyRoutes(ctx, g);
   const api = createApiGuards(ctx, g);
   const reauth = reauthRoutes(ctx, g);
   const overview = adminOverviewRoutes(ctx, g);
@@ -81,6 +83,11 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     // password-only session. Not the page chain: a pending session is not signed in.
     { method: 'get', path: '/login/second-factor', session: true, chain: [g.requireSafeTransport, secondFactor.page] },
     { method: 'post', path: '/login/second-factor', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, secondFactor.csrf, secondFactor.submit] },
+    // A passkey as the second step: JSON for public/passkeys.js (CSRF token in X-CSRF-Token).
+    { method: 'post', path: '/login/passkey/options', session: true, chain: [g.requireSafeTransport, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.loginOptions] },
+    { method: 'post', path: '/login/passkey', session: true, chain: [g.requireSafeTransport, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.login] },
+    // The WebAuthn browser library (@simplewebauthn/browser's bundle, from node_modules).
+    { method: 'get', path: '/vendor/simplewebauthn-browser.js', session: false, chain: [passkey.browserBundle] },
     { method: 'post', path: '/logout', session: true, chain: [g.form, login.skipIfSignedOut, g.sameOrigin, g.requireCsrf, login.logout] },
 
     { method: 'get', path: '/setup', session: true, chain: [g.requireSafeTransport, setup.page] },
@@ -112,6 +119,12 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/account/two-factor/totp/confirm', session: true, chain: [...page, ...form, twoFactor.confirmTotp] },
     { method: 'post', path: '/account/two-factor/recovery-codes', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.regenerateCodes] },
     { method: 'post', path: '/account/two-factor/remove', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.remove] },
+    // Passkeys: registering needs a recent authentication (options are JSON, the page's
+    // CSRF token in X-CSRF-Token); renaming is harmless, removing needs recent auth.
+    { method: 'post', path: '/account/two-factor/passkeys/register/options', session: true, chain: [...page, passkey.jsonBody, g.sameOrigin, passkey.csrf, g.requireRecentAuth, passkey.registrationOptions] },
+    { method: 'post', path: '/account/two-factor/passkeys/register', session: true, chain: [...page, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.register] },
+    { method: 'post', path: '/account/two-factor/passkeys/:id/rename', session: true, chain: [...page, ...form, passkey.rename] },
+    { method: 'post', path: '/account/two-factor/passkeys/:id/delete', session: true, chain: [...page, ...form, g.requireRecentAuth, passkey.remove] },
     // The strength meter: signed-in pages and the setup page (a visitor with a CSRF token).
     { method: 'post', path: '/password/strength', session: true, chain: [g.sameOrigin, g.requireCsrf, password.json, password.strength] },
 

@@ -23,7 +23,7 @@ export interface SessionAuth {
 }
 
 export type AuthLevel = 1 | 2;
-export type SecondFactorMethod = 'totp' | 'recovery-code';
+export type SecondFactorMethod = 'totp' | 'recovery-code' | 'passkey';
 /** A browser remembered after an earlier second factor there (src/twofactor/remembered-devices.ts). */
 export type RememberedMethod = 'remembered-device';
 export type AuthMethod = 'password' | SecondFactorMethod | RememberedMethod;

@@ -4,6 +4,7 @@
 import type { Audit } from '../audit/events.js';
 import { durably, type Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
+import { Passkeys, type Passkey } from './passkeys.js';
 import { SecondFactorLimiter, type LimiterSettings, type SecondFactorVerdict, type Who } from './limiter.js';
 import { RecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
 import { revokeAllRememberedDevices } from './remembered-devices.js';
@@ -15,6 +16,8 @@ export interface TwoFactorStatus {
   enabled: boolean;
   totp: TotpState;
   recoveryCodesRemaining: number;
+  /** Registered passkeys (WebAuthn credentials), oldest first; one alone turns the second step on. */
+  passkeys: Passkey[];
   /** The end of a running lock after too many wrong codes, else null. */
   lockedUntil: number | null;
 }
@@ -23,6 +26,7 @@ export class TwoFactor {
   readonly limiter: SecondFactorLimiter;
   readonly totp: TotpAuthenticators;
   readonly recoveryCodes: RecoveryCodes;
+  readonly passkeys: Passkeys;
 
   /** `key`: secrets.json's twoFactorKey; `settings`: config.throttle; `issuer`: the name apps show. */
   constructor(
@@ -37,17 +41,20 @@ export class TwoFactor {
     this.limiter = new SecondFactorLimiter(db, clock, audit, settings);
     this.totp = new TotpAuthenticators(db, clock, audit, box, this.limiter, issuer);
     this.recoveryCodes = new RecoveryCodes(db, clock, audit, box, this.limiter);
+    this.passkeys = new Passkeys(db, clock, issuer);
   }
 
   /** Whether sign-in must ask this user for a second factor (a pending enrollment does not count). */
   isEnabled(userId: number): boolean {
-    return this.totp.state(userId) === 'active';
+    return this.totp.state(userId) === 'active' || this.passkeys.count(userId) > 0;
   }
 
   status(userId: number): TwoFactorStatus {
     const totp = this.totp.state(userId);
+    const passkeys = this.passkeys.list(userId);
     return {
-      enabled: totp === 'active',
+      enabled: totp === 'active' || passkeys.length > 0,
+      passkeys,
       totp,
       recoveryCodesRemaining: this.recoveryCodes.remaining(userId),
       lockedUntil: this.limiter.state(userId).lockedUntil,
@@ -64,19 +71,20 @@ export class TwoFactor {
 
   /**
    * Removes every second factor of a user: the authenticator (active or pending), the
-   * recovery codes and the failure counter. For an administrator or the CLI when a phone is
+   * passkeys, the recovery codes and the failure counter. For an administrator or the CLI when a phone is
    * lost, or the user turning two-factor sign-in off. Audited; fsynced.
    */
-  reset(user: Who, by: string, ip: string | null = null): { totp: boolean; recoveryCodes: number } {
+  reset(user: Who, by: string, ip: string | null = null): { totp: boolean; recoveryCodes: number; passkeys: number } {
     return durably(this.db, () =>
       this.db.transaction(() => {
         const totp = this.totp.remove(user, by, ip);
         const recoveryCodes = this.recoveryCodes.removeAll(user.id);
+        const passkeys = this.passkeys.removeAll(user.id);
         this.limiter.clear(user.id);
         // A remembered browser skips the second step: with the factors gone, it goes too.
         revokeAllRememberedDevices(this.db, this.clock, user.id, 'second-factor-reset');
         this.audit.secondFactorReset({ userId: user.id, username: user.username, ip, by, totp, recoveryCodes });
-        return { totp, recoveryCodes };
+        return { totp, recoveryCodes, passkeys };
       })(),
     );
   }

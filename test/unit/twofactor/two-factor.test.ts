@@ -12,11 +12,11 @@ describe('two-factor (facade)', () => {
   afterEach(() => w.close());
 
   it('reports the status: none, pending, active with codes and a lock', async () => {
-    expect(w.ctx.twoFactor.status(w.alice.id)).to.deep.equal({ enabled: false, totp: 'none', recoveryCodesRemaining: 0, lockedUntil: null });
+    expect(w.ctx.twoFactor.status(w.alice.id)).to.deep.equal({ enabled: false, totp: 'none', recoveryCodesRemaining: 0, passkeys: [], lockedUntil: null });
     const secret = await enroll(w);
     w.ctx.twoFactor.recoveryCodes.generate(w.alice, 'user:alice');
     for (let i = 0; i < w.ctx.config.throttle.max_failures_per_user; i++) w.ctx.twoFactor.verify(w.alice, wrongCode(secret, w.clock.now()), '192.0.2.1');
-    expect(w.ctx.twoFactor.status(w.alice.id)).to.deep.equal({ enabled: true, totp: 'active', recoveryCodesRemaining: 10, lockedUntil: w.clock.now() + 15 * 60_000 });
+    expect(w.ctx.twoFactor.status(w.alice.id)).to.deep.equal({ enabled: true, totp: 'active', recoveryCodesRemaining: 10, passkeys: [], lockedUntil: w.clock.now() + 15 * 60_000 });
   });
 
   it('verify() takes six digits as a TOTP code and the other shape as a recovery code', async () => {
@@ -31,8 +31,8 @@ describe('two-factor (facade)', () => {
     const secret = await enroll(w);
     const codes = w.ctx.twoFactor.recoveryCodes.generate(w.alice, 'user:alice');
     for (let i = 0; i < w.ctx.config.throttle.max_failures_per_user; i++) w.ctx.twoFactor.verify(w.alice, wrongCode(secret, w.clock.now()), '192.0.2.1');
-    expect(w.ctx.twoFactor.reset(w.alice, 'admin:root', '192.0.2.5')).to.deep.equal({ totp: true, recoveryCodes: 10 });
-    expect(w.ctx.twoFactor.status(w.alice.id)).to.deep.equal({ enabled: false, totp: 'none', recoveryCodesRemaining: 0, lockedUntil: null });
+    expect(w.ctx.twoFactor.reset(w.alice, 'admin:root', '192.0.2.5')).to.deep.equal({ totp: true, recoveryCodes: 10, passkeys: 0 });
+    expect(w.ctx.twoFactor.status(w.alice.id)).to.deep.equal({ enabled: false, totp: 'none', recoveryCodesRemaining: 0, passkeys: [], lockedUntil: null });
     w.clock.advance(STEP);
     expect(w.ctx.twoFactor.verify(w.alice, codeAt(secret, w.clock.now()), '192.0.2.1').ok).to.equal(false);
     expect(w.ctx.twoFactor.verify(w.alice, codes[1] ?? '', '192.0.2.1').ok).to.equal(false);
@@ -51,7 +51,7 @@ describe('two-factor (facade)', () => {
 
   it('reset also removes a pending enrollment', async () => {
     await w.ctx.twoFactor.totp.begin(w.alice);
-    expect(w.ctx.twoFactor.reset(w.alice, 'cli')).to.deep.equal({ totp: true, recoveryCodes: 0 });
+    expect(w.ctx.twoFactor.reset(w.alice, 'cli')).to.deep.equal({ totp: true, recoveryCodes: 0, passkeys: 0 });
     expect(w.ctx.twoFactor.totp.state(w.alice.id)).to.equal('none');
   });
 
