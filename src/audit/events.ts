@@ -126,6 +126,23 @@ export class Audit {
   tokenRevoked(who: Who & { token: number; by: string }): void {
     this.write('api-token-revoked', who, { token: who.token, by: who.by });
   }
+  /** Passkeys are named by their numeric id and the owner's label; never key material. */
+  passkeyRegistered(who: Who & { passkey: number; name: string }): void {
+    this.write('passkey-registered', who, { passkey: who.passkey, name: who.name });
+  }
+  passkeyRemoved(who: Who & { passkey: number; by: string }): void {
+    this.write('passkey-removed', who, { passkey: who.passkey, by: who.by });
+  }
+  passkeyUsed(who: Who & { passkey: number }): void {
+    this.write('passkey-used', who, { passkey: who.passkey });
+  }
+  /** "Remember this device": named by the row id, never the cookie's token. */
+  deviceRemembered(who: Who & { device: number; until: number }): void {
+    this.write('device-remembered', who, { device: who.device, until: who.until });
+  }
+  deviceForgotten(who: Who & { device?: number; count: number; reason: string }): void {
+    this.write('device-forgotten', who, { ...(who.device !== undefined ? { device: who.device } : {}), count: who.count, reason: who.reason });
+  }
   setupTokenIssued(): void {
     this.write('setup-token-issued', {});
   }
@@ -155,8 +172,14 @@ export class Audit {
   recoveryCodeUsed(who: Who & { remaining: number }): void {
     this.write('recovery-code-used', who, { remaining: who.remaining });
   }
-  secondFactorFailed(who: Who & { method: 'totp' | 'recovery-code'; reason: 'invalid-code' | 'replayed-code' | 'malformed' | 'not-enrolled' }): void {
-    this.write('second-factor-failed', who, { method: who.method, reason: who.reason });
+  secondFactorFailed(
+    who: Who & {
+      method: 'totp' | 'recovery-code' | 'passkey';
+      reason: 'invalid-code' | 'replayed-code' | 'malformed' | 'not-enrolled' | 'unknown-credential' | 'invalid' | 'counter-regression';
+      passkey?: number;
+    },
+  ): void {
+    this.write('second-factor-failed', who, { method: who.method, reason: who.reason, ...(who.passkey !== undefined ? { passkey: who.passkey } : {}) });
   }
   /** A second-factor attempt refused unchecked: the user's failures locked the step. */
   secondFactorThrottled(who: Who & { retryAfter: number }): void {

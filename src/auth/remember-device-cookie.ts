@@ -12,7 +12,7 @@ import type { Request, Response } from 'express';
 import { parse } from 'cookie';
 import type { AppContext } from '../context.js';
 import { clientIp } from '../theft/client-ip.js';
-import { RememberedDevices } from '../twofactor/remembered-devices.js';
+import type { RememberedDevices } from '../twofactor/remembered-devices.js';
 
 const BASE_NAME = 'gatehouse_device';
 const MAX_HEADER = 8192;
@@ -34,15 +34,9 @@ export function readDeviceToken(req: Request): string | null {
 /** Remembered devices are on when the configured duration is above 0. */
 export const rememberDeviceMs = (ctx: AppContext): number => ctx.config.two_factor.remember_device;
 
-const devicesByCtx = new WeakMap<AppContext, RememberedDevices>();
-/** The context's remembered devices (one set of prepared statements per app). */
+/** The context's remembered devices. */
 export function rememberedDevices(ctx: AppContext): RememberedDevices {
-  let devices = devicesByCtx.get(ctx);
-  if (!devices) {
-    devices = new RememberedDevices(ctx.db, ctx.clock);
-    devicesByCtx.set(ctx, devices);
-  }
-  return devices;
+  return ctx.twoFactor.devices;
 }
 
 /** Whether this browser's device cookie lets `userId` skip the second step. */

@@ -18,6 +18,7 @@ import type { Statement } from 'better-sqlite3';
 import { durably, type Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 import type { Who } from './limiter.js';
+import type { Audit } from '../audit/events.js';
 
 /** How long a challenge may be answered. */
 export const CHALLENGE_LIFETIME_MS = 5 * 60_000;
@@ -69,11 +70,12 @@ export function cleanPasskeyName(name: unknown, fallback: string): string {
 }
 
 export class Passkeys {
-  private readonly sql: Record<'byUser' | 'byCredential' | 'insert' | 'use' | 'rename' | 'remove' | 'removeAll' | 'count' | 'audit', Statement>;
+  private readonly sql: Record<'byUser' | 'byCredential' | 'insert' | 'use' | 'rename' | 'remove' | 'removeAll' | 'count', Statement>;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    private readonly events: Audit,
     private readonly rpName = 'gatehouse',
   ) {
     this.sql = {
@@ -87,13 +89,7 @@ export class Passkeys {
       remove: db.prepare('DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?'),
       removeAll: db.prepare('DELETE FROM webauthn_credentials WHERE user_id = ?'),
       count: db.prepare('SELECT count(*) AS n FROM webauthn_credentials WHERE user_id = ?'),
-      // The audit log's table (src/audit/events.ts has no passkey events yet).
-      audit: db.prepare('INSERT INTO audit_log (at, event, user_id, username, ip, details) VALUES (?, ?, ?, ?, ?, ?)'),
     };
-  }
-
-  private audit(event: string, user: Who, ip: string | null, details: Record<string, unknown> = {}): void {
-    this.sql.audit.run(this.clock.now(), event, user.id, user.username.slice(0, 64), ip, JSON.stringify(details));
   }
 
   list(userId: number): Passkey[] {
@@ -150,7 +146,7 @@ export class Passkeys {
           info.credentialBackedUp ? 1 : 0,
           now,
         );
-        this.audit('passkey-registered', user, ip, { passkey: Number(r.lastInsertRowid), name });
+        this.events.passkeyRegistered({ userId: user.id, username: user.username, ip, passkey: Number(r.lastInsertRowid), name });
         return Number(r.lastInsertRowid);
       })(),
     );
@@ -174,7 +170,7 @@ export class Passkeys {
   async authenticate(user: Who, response: AuthenticationResponseJSON, challenge: string, rp: RelyingParty, ip: string | null): Promise<PasskeyVerdict> {
     const row = typeof response?.id === 'string' ? (this.sql.byCredential.get(response.id) as Row | undefined) : undefined;
     if (!row || row.user_id !== user.id) {
-      this.audit('second-factor-failed', user, ip, { method: 'passkey', reason: 'unknown-credential' });
+      this.events.secondFactorFailed({ userId: user.id, username: user.username, ip, method: 'passkey', reason: 'unknown-credential' });
       return { ok: false, reason: 'unknown-credential' };
     }
     let newCounter: number;
@@ -191,17 +187,17 @@ export class Passkeys {
       newCounter = result.authenticationInfo.newCounter;
     } catch (err) {
       const regression = err instanceof Error && /counter/i.test(err.message);
-      this.audit('second-factor-failed', user, ip, { method: 'passkey', reason: regression ? 'counter-regression' : 'invalid', passkey: row.id });
+      this.events.secondFactorFailed({ userId: user.id, username: user.username, ip, method: 'passkey', reason: regression ? 'counter-regression' : 'invalid', passkey: row.id });
       return { ok: false, reason: regression ? 'counter-regression' : 'invalid' };
     }
     // Clone detection: a counter that does not grow, unless the authenticator has none (0 and 0).
     if ((newCounter > 0 || row.counter > 0) && newCounter <= row.counter) {
-      this.audit('second-factor-failed', user, ip, { method: 'passkey', reason: 'counter-regression', passkey: row.id });
+      this.events.secondFactorFailed({ userId: user.id, username: user.username, ip, method: 'passkey', reason: 'counter-regression', passkey: row.id });
       return { ok: false, reason: 'counter-regression' };
     }
     const now = this.clock.now();
     this.sql.use.run(newCounter, now, row.id);
-    this.audit('passkey-used', user, ip, { passkey: row.id });
+    this.events.passkeyUsed({ userId: user.id, username: user.username, ip, passkey: row.id });
     return { ok: true, passkey: { ...toPasskey(row), lastUsedAt: now } };
   }
 
@@ -213,7 +209,7 @@ export class Passkeys {
     return durably(this.db, () =>
       this.db.transaction(() => {
         const removed = this.sql.remove.run(id, user.id).changes > 0;
-        if (removed) this.audit('passkey-removed', user, ip, { passkey: id, by });
+        if (removed) this.events.passkeyRemoved({ userId: user.id, username: user.username, ip, passkey: id, by });
         return removed;
       })(),
     );

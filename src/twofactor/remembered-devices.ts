@@ -9,6 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
+import type { Audit } from '../audit/events.js';
 
 export type RevokeReason = 'revoked' | 'password-changed' | 'second-factor-reset' | 'user-disabled';
 
@@ -43,6 +44,7 @@ export class RememberedDevices {
   constructor(
     db: Db,
     private readonly clock: Clock,
+    private readonly audit: Audit,
   ) {
     this.sql = {
       insert: db.prepare('INSERT INTO remembered_devices (user_id, token_hash, user_agent, ip, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -65,7 +67,9 @@ export class RememberedDevices {
     const now = this.clock.now();
     const expiresAt = now + durationMs;
     const result = this.sql.insert.run(userId, hashDeviceToken(token), info.userAgent?.slice(0, 256) ?? null, info.ip ?? null, now, expiresAt);
-    return { token, id: Number(result.lastInsertRowid), expiresAt };
+    const id = Number(result.lastInsertRowid);
+    this.audit.deviceRemembered({ userId, ip: info.ip ?? null, device: id, until: expiresAt });
+    return { token, id, expiresAt };
   }
 
   /**
@@ -98,16 +102,20 @@ export class RememberedDevices {
 
   /** Forgets one of the user's devices; false when it is not theirs or already gone. */
   revoke(userId: number, id: number, reason: RevokeReason = 'revoked'): boolean {
-    return this.sql.revoke.run(this.clock.now(), reason, id, userId).changes > 0;
+    const revoked = this.sql.revoke.run(this.clock.now(), reason, id, userId).changes > 0;
+    if (revoked) this.audit.deviceForgotten({ userId, device: id, count: 1, reason });
+    return revoked;
   }
 
   /** Forgets every device of the user (password change, reset, disable); returns how many. */
   revokeAll(userId: number, reason: RevokeReason): number {
-    return this.sql.revokeAll.run(this.clock.now(), reason, userId).changes;
+    const count = this.sql.revokeAll.run(this.clock.now(), reason, userId).changes;
+    if (count > 0) this.audit.deviceForgotten({ userId, count, reason });
+    return count;
   }
 }
 
 /** For code that has the database but no RememberedDevices at hand (accounts, two-factor reset). */
-export function revokeAllRememberedDevices(db: Db, clock: Clock, userId: number, reason: RevokeReason): number {
-  return new RememberedDevices(db, clock).revokeAll(userId, reason);
+export function revokeAllRememberedDevices(db: Db, clock: Clock, audit: Audit, userId: number, reason: RevokeReason): number {
+  return new RememberedDevices(db, clock, audit).revokeAll(userId, reason);
 }

@@ -7,7 +7,7 @@ import type { Clock } from '../lib/clock.js';
 import { Passkeys, type Passkey } from './passkeys.js';
 import { SecondFactorLimiter, type LimiterSettings, type SecondFactorVerdict, type Who } from './limiter.js';
 import { RecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
-import { revokeAllRememberedDevices } from './remembered-devices.js';
+import { RememberedDevices } from './remembered-devices.js';
 import { SecretBox } from './secret-box.js';
 import { TotpAuthenticators, type TotpState } from './totp.js';
 
@@ -27,11 +27,13 @@ export class TwoFactor {
   readonly totp: TotpAuthenticators;
   readonly recoveryCodes: RecoveryCodes;
   readonly passkeys: Passkeys;
+  /** Browsers remembered to skip the second step ("remember this device"). */
+  readonly devices: RememberedDevices;
 
   /** `key`: secrets.json's twoFactorKey; `settings`: config.throttle; `issuer`: the name apps show. */
   constructor(
     private readonly db: Db,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly audit: Audit,
     key: string,
     settings: LimiterSettings,
@@ -41,7 +43,8 @@ export class TwoFactor {
     this.limiter = new SecondFactorLimiter(db, clock, audit, settings);
     this.totp = new TotpAuthenticators(db, clock, audit, box, this.limiter, issuer);
     this.recoveryCodes = new RecoveryCodes(db, clock, audit, box, this.limiter);
-    this.passkeys = new Passkeys(db, clock, issuer);
+    this.passkeys = new Passkeys(db, clock, audit, issuer);
+    this.devices = new RememberedDevices(db, clock, audit);
   }
 
   /** Whether sign-in must ask this user for a second factor (a pending enrollment does not count). */
@@ -82,7 +85,7 @@ export class TwoFactor {
         const passkeys = this.passkeys.removeAll(user.id);
         this.limiter.clear(user.id);
         // A remembered browser skips the second step: with the factors gone, it goes too.
-        revokeAllRememberedDevices(this.db, this.clock, user.id, 'second-factor-reset');
+        this.devices.revokeAll(user.id, 'second-factor-reset');
         this.audit.secondFactorReset({ userId: user.id, username: user.username, ip, by, totp, recoveryCodes });
         return { totp, recoveryCodes, passkeys };
       })(),

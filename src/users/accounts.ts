@@ -97,7 +97,7 @@ export class Accounts {
       // API tokens are credentials too: one made by an intruder must not survive the recovery.
       const tokensRevoked = this.tokens?.revokeAllOf(user.id, by) ?? 0;
       // So are remembered devices: a new password asks for the second factor again everywhere.
-      revokeAllRememberedDevices(this.db, this.clock, user.id, 'password-changed');
+      revokeAllRememberedDevices(this.db, this.clock, this.audit, user.id, 'password-changed');
       const who = { userId: user.id, username: user.username, ip: options.ip ?? null, by, sessionsRevoked };
       if (options.reset) this.audit.passwordReset(who);
       else this.audit.passwordChanged(who);
@@ -174,7 +174,7 @@ export class Accounts {
       if (isAdmin(user.groups) && !user.disabled) this.keepAnAdmin(user);
       this.users.setDisabled(user.id, true, this.clock.now());
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'user-disabled', { by });
-      revokeAllRememberedDevices(this.db, this.clock, user.id, 'user-disabled');
+      revokeAllRememberedDevices(this.db, this.clock, this.audit, user.id, 'user-disabled');
       this.audit.userDisabled({ userId: user.id, username: user.username, by, sessionsRevoked });
       return { user, sessionsRevoked };
     }));

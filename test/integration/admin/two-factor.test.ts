@@ -29,7 +29,7 @@ describe('admin: reset a user\'s second factors', () => {
   it('shows the status and the reset form; the reset removes the app and the codes, audited as the admin', async () => {
     const admin = await signIn(app, 'root');
     const page = await admin.get('/admin/users/alice');
-    expect(page.text).to.match(/Two-factor sign-in<\/dt>\s*<dd>on · 10 recovery code\(s\) left/);
+    expect(page.text).to.match(/Two-factor sign-in<\/dt>\s*<dd>on · app, 0 passkey\(s\), 10 recovery code\(s\) left/);
     expect(page.text).to.contain(`action="${RESET}"`);
     const res = await submit(admin, '/admin/users/alice', RESET);
     expect(res.status).to.equal(303);

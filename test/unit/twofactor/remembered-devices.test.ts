@@ -14,7 +14,7 @@ describe('remembered devices', () => {
   let devices: RememberedDevices;
   beforeEach(async () => {
     w = await world();
-    devices = new RememberedDevices(w.ctx.db, w.clock);
+    devices = new RememberedDevices(w.ctx.db, w.clock, w.ctx.audit);
   });
   afterEach(() => w.close());
 
@@ -74,5 +74,16 @@ describe('remembered devices', () => {
     w.ctx.accounts.disable('alice', 'admin');
     expect(devices.check(w.alice.id, t)).to.equal(false);
     expect(w.ctx.db.prepare('SELECT revoke_reason FROM remembered_devices ORDER BY id').pluck().all()).to.deep.equal(['password-changed', 'second-factor-reset', 'user-disabled']);
+  });
+
+  it('audits remembering and forgetting by device id, never the token', () => {
+    const { token, id } = devices.create(w.alice.id, 30 * DAY, { ip: '192.0.2.4' });
+    devices.revoke(w.alice.id, id);
+    devices.create(w.alice.id, 30 * DAY);
+    devices.revokeAll(w.alice.id, 'password-changed');
+    const events = w.ctx.audit.recent(10).filter((e) => e.event.startsWith('device-'));
+    expect(events.map((e) => e.event)).to.deep.equal(['device-forgotten', 'device-remembered', 'device-forgotten', 'device-remembered']);
+    expect(events[0]?.details).to.include({ count: 1, reason: 'password-changed' });
+    expect(JSON.stringify(events)).not.to.contain(token);
   });
 });
