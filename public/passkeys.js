@@ -120,7 +120,9 @@
           return lib.startAuthentication({ optionsJSON: o });
         })
         .then(function (response) {
-          return post('/login/passkey', token, { response: response, rd: rd }).then(answer);
+          // The code form's "Remember this device" box applies to a passkey too.
+          var remember = document.querySelector('input[name="remember_device"]');
+          return post('/login/passkey', token, { response: response, rd: rd, remember_device: !!(remember && remember.checked) }).then(answer);
         })
         .then(function (done) {
           window.location.href = done.redirect || '/';

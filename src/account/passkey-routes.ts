@@ -9,6 +9,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from '../auth/second-factor-policy.js';
+import { rememberThisDevice } from '../auth/remember-device-cookie.js';
 import { loginWithSecondFactor, PENDING_SECOND_FACTOR_MS } from '../auth/second-factor-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
@@ -182,6 +183,7 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     }
     ctx.twoFactor.limiter.succeeded(user.id);
     await loginWithSecondFactor(req, user, 'passkey', s.remember);
+    if (body(req).remember_device === true) rememberThisDevice(ctx, req, res, user.id);
     const session = handleOf(hashSessionId(req.sessionID));
     if (s.pending) {
       ctx.metrics.login('succeeded');

@@ -71,9 +71,18 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     return !!user && authLevel(req.session.auth) !== 2 && ctx.twoFactor.isEnabled(user.id);
   };
 
-  /** Whether the user finishing (or stepping up) sign-in has a passkey: the page then offers it. */
+  /** The user finishing (or stepping up) sign-in. */
+  const stepUser = (req: Request): number | undefined => req.session?.pendingSecondFactor?.userId ?? (req.user as User | undefined)?.id;
+
+  /** Whether that user has an authenticator app (else the code field is for recovery codes). */
+  const hasApp = (req: Request): boolean => {
+    const userId = stepUser(req);
+    return userId !== undefined && ctx.twoFactor.status(userId).totp === 'active';
+  };
+
+  /** Whether that user has a passkey: the page then offers it. */
   const hasPasskey = (req: Request): boolean => {
-    const userId = req.session?.pendingSecondFactor?.userId ?? (req.user as User | undefined)?.id;
+    const userId = stepUser(req);
     return userId !== undefined && ctx.twoFactor.passkeys.count(userId) > 0;
   };
 
@@ -81,7 +90,7 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     renderPage(
       res,
       'second-factor.njk',
-      { title: 'Second step', csrfToken: guards.csrfToken(req), error: extra.error, rd: extra.rd ?? undefined, stepUp: extra.stepUp, rememberDeviceDays: rememberDays(rememberDeviceMs(ctx)), passkey: hasPasskey(req) },
+      { title: 'Second step', csrfToken: guards.csrfToken(req), error: extra.error, rd: extra.rd ?? undefined, stepUp: extra.stepUp, rememberDeviceDays: rememberDays(rememberDeviceMs(ctx)), passkey: hasPasskey(req), app: hasApp(req) },
       status,
     );
   }

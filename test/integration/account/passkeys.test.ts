@@ -153,9 +153,12 @@ describe('passkeys (WebAuthn) as a second factor', () => {
     const options = await loginOptions(b, token);
     expect(options.allowCredentials.map((c) => c.id)).to.deep.equal([b64url(auth.credentialId)]);
     const answer = auth.get(options, origin);
-    const ok = await postJson(b, '/login/passkey', { response: answer }, token, '/login/second-factor');
+    const ok = await postJson(b, '/login/passkey', { response: answer, remember_device: true }, token, '/login/second-factor');
     expect(ok.status, ok.text).to.equal(200);
     expect(parse(ok).redirect).to.equal('/');
+    // "Remember this device" applies to a passkey as to a code.
+    expect(ok.setCookies.some((c) => c.startsWith('gatehouse_device='))).to.equal(true);
+    expect(app.ctx.twoFactor.devices.list(app.ctx.users.findByUsername('alice')!.id)).to.have.length(1);
     expect((await b.get('/')).status).to.equal(200);
     expect(app.ctx.audit.recent(20).map((e) => e.event)).to.include.members(['passkey-used', 'login-succeeded']);
 
