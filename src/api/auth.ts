@@ -7,6 +7,8 @@ import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { authIsRecent } from '../auth/confirm.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
+import { createSecondFactorPolicy, missingSecondFactor } from '../auth/second-factor-policy.js';
+import { authLevel } from '../sessions/types.js';
 import { AppError } from '../lib/errors.js';
 import { clientIp } from '../theft/client-ip.js';
 import { scopeAllows, type TokenInfo, type TokenScope } from '../tokens/api-tokens.js';
@@ -110,6 +112,30 @@ export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
     next(new AppError('password-change-required', 403, 'Choose a new password first (PUT /api/v1/me/password).'));
   };
 
+  /**
+   * Cookie sessions follow the same two_factor policy as the pages: a user who must use a
+   * second factor and has none, or whose session has not passed it, may only read /me
+   * until they have (in the browser: /account/two-factor or /login/second-factor).
+   * Tokens are their own credential (created from a session that passed these checks).
+   */
+  const secondFactorGate: RequestHandler = (req, _res, next) => {
+    const user = req.user as Express.User;
+    if (req.apiToken || ALLOWED_BEFORE_PASSWORD_CHANGE.has(req.path)) return next();
+    const hasFactor = () => ctx.twoFactor.isEnabled(user.id);
+    const required = secondFactorPolicy.required(user, clientIp(req));
+    const missing = required ? missingSecondFactor(authLevel(req.session.auth), hasFactor) : 'none';
+    if (missing === 'enroll') return next(new AppError('second-factor-enrollment-required', 403, 'Set up two-factor sign-in first (/account/two-factor).'));
+    if (missing === 'step-up') return next(new AppError('second-factor-required', 403, 'Complete the second sign-in step first (/login/second-factor).'));
+    next();
+  };
+
+  /** Admin operations from a cookie session: the admin's second factor, when they have one. */
+  const adminLevel: RequestHandler = (req, _res, next) => {
+    const user = req.user as Express.User;
+    if (req.apiToken || authLevel(req.session.auth) === 2 || !ctx.twoFactor.isEnabled(user.id)) return next();
+    next(new AppError('second-factor-required', 403, 'Complete the second sign-in step first (/login/second-factor).'));
+  };
+
   /** Cookie sessions: state changes are same-origin and carry X-CSRF-Token. */
   const csrfForCookies: RequestHandler = (req, res, next) => {
     if (req.apiToken || SAFE_METHODS.has(req.method)) return next();
@@ -145,12 +171,13 @@ export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
   };
 
   // Who, then may they, then the body: nothing is read from a caller who may not call.
-  const base = [authenticate, passwordGate, csrfForCookies];
+  const secondFactorPolicy = createSecondFactorPolicy(ctx.config.two_factor);
+  const base = [authenticate, passwordGate, secondFactorGate, csrfForCookies];
   return {
     json,
     read: [...base, needScope('read'), json],
     write: [...base, needScope('write'), json],
-    admin: [...base, needScope('admin'), json],
+    admin: [...base, needScope('admin'), adminLevel, json],
     sessionOnly: [...base, sessionOnly, json],
     recentAuth,
   };
