@@ -5,6 +5,8 @@
 //   browser create a passkey, sends it back; a stale sign-in is sent to /reauth first.
 // - [data-passkey-signin] on /login/second-factor: shown only when the account has a
 //   passkey (options answer 200); the button signs in with it.
+// - [data-passkey-discover] on /login (two_factor.passkey_sign_in): "Sign in with a passkey"
+//   without a username or password (a discoverable passkey with user verification).
 // JSON requests carry the page's CSRF token (the form's _csrf) in X-CSRF-Token.
 (function () {
   'use strict';
@@ -130,6 +132,36 @@
         .catch(function (err) {
           showError(error, err);
           button.disabled = false;
+        });
+    });
+  }
+
+  // ---- passwordless sign-in on /login (two_factor.passkey_sign_in) ------------------------
+  var discover = document.querySelector('[data-passkey-discover]');
+  if (discover) {
+    var dToken = discover.getAttribute('data-csrf');
+    var dRd = discover.getAttribute('data-rd') || undefined;
+    var dButton = discover.querySelector('button');
+    var dError = discover.querySelector('[data-passkey-error]');
+    discover.hidden = false;
+    dButton.addEventListener('click', function () {
+      dError.hidden = true;
+      dButton.disabled = true;
+      post('/login/passkey/discover/options', dToken)
+        .then(answer)
+        .then(function (o) {
+          return lib.startAuthentication({ optionsJSON: o });
+        })
+        .then(function (response) {
+          var keep = document.querySelector('input[name="remember"]');
+          return post('/login/passkey/discover', dToken, { response: response, rd: dRd, remember: !!(keep && keep.checked) }).then(answer);
+        })
+        .then(function (done) {
+          window.location.href = done.redirect || '/';
+        })
+        .catch(function (err) {
+          showError(dError, err);
+          dButton.disabled = false;
         });
     });
   }

@@ -241,6 +241,12 @@ export const configSchema = z
          * a password change forgets them all). 0 turns the checkbox off.
          */
         remember_device: duration('30d', { max: 400 * DAY }).default(30 * 86_400_000),
+        /**
+         * "Sign in with a passkey" on the login page, without a username or password: a
+         * passkey with user verification (its PIN or biometric) is two factors, so the
+         * session is as strong as password + second factor. Off by default.
+         */
+        passkey_sign_in: z.boolean().default(false),
       })
       .prefault({}),
     /** GET /metrics (Prometheus text format). Off by default; when on, only these client networks get an answer. */

@@ -22,6 +22,7 @@ import { openApiRoute } from '../api/openapi.js';
 import { sessionsApi } from '../api/sessions.js';
 import { usersApi } from '../api/users.js';
 import { loginRoutes } from '../auth/login-routes.js';
+import { passkeySignInRoutes } from '../auth/passkey-sign-in.js';
 import { secondFactorRoutes } from '../auth/second-factor-routes.js';
 import { metricsRoute } from '../metrics/route.js';
 import type { createPassport } from '../auth/passport.js';
@@ -49,6 +50,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const password = passwordRoutes(ctx, g);
   const twoFactor = twoFactorRoutes(ctx, g);
   const passkey = passkeyRoutes(ctx, g);
+  const passkeySignIn = passkeySignInRoutes(ctx);
   const api = createApiGuards(ctx, g);
   const reauth = reauthRoutes(ctx, g);
   const overview = adminOverviewRoutes(ctx, g);
@@ -77,8 +79,8 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'get', path: '/metrics', session: false, chain: [metricsRoute(ctx)] },
 
     // ---- sign-in, first-run setup ------------------------------------------------------
-    { method: 'get', path: '/login', session: true, chain: [g.requireSafeTransport, login.page] },
-    { method: 'post', path: '/login', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, login.csrf, login.submit] },
+    { method: 'get', path: '/login', session: true, chain: [g.requireSafeTransport, passkeySignIn.offer, login.page] },
+    { method: 'post', path: '/login', session: true, chain: [g.requireSafeTransport, passkeySignIn.offer, g.form, g.sameOrigin, login.csrf, login.submit] },
     // The second step (TOTP or recovery code): a pending sign-in, or a step-up of a
     // password-only session. Not the page chain: a pending session is not signed in.
     { method: 'get', path: '/login/second-factor', session: true, chain: [g.requireSafeTransport, secondFactor.page] },
@@ -86,6 +88,9 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     // A passkey as the second step: JSON for public/passkeys.js (CSRF token in X-CSRF-Token).
     { method: 'post', path: '/login/passkey/options', session: true, chain: [g.requireSafeTransport, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.loginOptions] },
     { method: 'post', path: '/login/passkey', session: true, chain: [g.requireSafeTransport, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.login] },
+    // Passwordless: a discoverable passkey with user verification (two_factor.passkey_sign_in; else 404).
+    { method: 'post', path: '/login/passkey/discover/options', session: true, chain: [g.requireSafeTransport, passkeySignIn.available, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkeySignIn.options] },
+    { method: 'post', path: '/login/passkey/discover', session: true, chain: [g.requireSafeTransport, passkeySignIn.available, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkeySignIn.signIn] },
     // The WebAuthn browser library (@simplewebauthn/browser's bundle, from node_modules).
     { method: 'get', path: '/vendor/simplewebauthn-browser.js', session: false, chain: [passkey.browserBundle] },
     { method: 'post', path: '/logout', session: true, chain: [g.form, login.skipIfSignedOut, g.sameOrigin, g.requireCsrf, login.logout] },

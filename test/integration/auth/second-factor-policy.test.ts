@@ -21,7 +21,7 @@ describe('two_factor policy: required for groups', () => {
 
   it('is [admins] by default, and networks are off (remembered devices: 30 days)', () => {
     const config = validateConfig({ data_dir: tempDir() }, 'test');
-    expect(config.two_factor).to.deep.equal({ required_for_groups: ['admins'], required_outside_networks: [], remember_device: 30 * 86_400_000 });
+    expect(config.two_factor).to.deep.equal({ required_for_groups: ['admins'], required_outside_networks: [], remember_device: 30 * 86_400_000, passkey_sign_in: false });
   });
 
   it('an admin without a second factor goes to enrollment after the password and can use nothing else', async () => {

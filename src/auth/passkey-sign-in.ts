@@ -1,0 +1,142 @@
+// Passwordless sign-in with a passkey (two_factor.passkey_sign_in): the login page asks for
+// a discoverable credential (no username, no allowCredentials), the browser picks one, and
+// the answer names the credential and so its user. User verification is required: the
+// passkey (possession) plus its PIN or biometric (the UV flag) are two factors, so the
+// session is level 2, exactly as after a password and a passkey (loginWithSecondFactor).
+// No username is known in advance: failures are throttled per client IP by the login
+// regulator. Every refusal is generic (nothing tells whether a credential or user exists).
+// Off (the default): both endpoints answer 404.
+
+import type { Request, RequestHandler, Response } from 'express';
+import { generateAuthenticationOptions, type AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
+import type { AppContext } from '../context.js';
+import { addFlash } from '../http/flash.js';
+import { formatTime } from '../http/views.js';
+import { handleOf, hashSessionId } from '../sessions/store.js';
+import { clientIp } from '../theft/client-ip.js';
+import { CHALLENGE_LIFETIME_MS, type RelyingParty } from '../twofactor/passkeys.js';
+import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
+import { loginWithSecondFactor } from './second-factor-routes.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The challenge of a passwordless passkey sign-in in progress (single use, 5 min). */
+    passkeyDiscoverChallenge?: { challenge: string; at: number };
+  }
+}
+
+/** The one message for every refused passkey sign-in. */
+export const GENERIC_PASSKEY_FAILURE = 'That passkey was not accepted. Try again, or sign in with your password.';
+
+const json = (res: Response, status: number, body: unknown): void => {
+  res.status(status).set('Cache-Control', 'no-store').json(body);
+};
+const refuse = (res: Response, status: number, message: string): void => json(res, status, { error: { message } });
+
+/** The UV bit of authenticatorData (flags byte after the 32-byte rpIdHash); the signature covers it. */
+export function userVerified(authenticatorData: unknown): boolean {
+  if (typeof authenticatorData !== 'string' || !/^[A-Za-z0-9_-]+={0,2}$/.test(authenticatorData)) return false;
+  const bytes = Buffer.from(authenticatorData, 'base64url');
+  return bytes.length >= 37 && (bytes[32]! & 0x04) !== 0;
+}
+
+export function passkeySignInRoutes(ctx: AppContext) {
+  const enabled = (): boolean => ctx.config.two_factor.passkey_sign_in;
+  const policy = createSecondFactorPolicy(ctx.config.two_factor);
+  const cookieDomain = ctx.config.session.cookie_domain;
+  const target = (rd: unknown): string | null => safeRedirectTarget(rd, cookieDomain) ?? safeLocalPath(rd);
+  const ownerOf = ctx.db.prepare('SELECT user_id FROM webauthn_credentials WHERE credential_id = ?');
+
+  /** As for the second step: portal_url's host when set, else this request's host. */
+  function relyingParty(req: Request): RelyingParty {
+    if (ctx.config.portal_url) {
+      const u = new URL(ctx.config.portal_url);
+      return { rpID: u.hostname, origin: u.origin };
+    }
+    return { rpID: req.hostname, origin: `${req.protocol}://${req.get('host') ?? req.hostname}` };
+  }
+
+  const body = (req: Request): Record<string, unknown> => {
+    const b = req.body as unknown;
+    return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
+  };
+
+  /** For the login page (GET and a re-shown form): whether to offer "Sign in with a passkey". */
+  const offer: RequestHandler = (_req, res, next) => {
+    res.locals.passkeySignIn = enabled();
+    next();
+  };
+
+  /** Off: the endpoints do not exist. */
+  const available: RequestHandler = (_req, res, next) => (enabled() ? next() : refuse(res, 404, 'Not found.'));
+
+  const options: RequestHandler = async (req, res) => {
+    const opts = await generateAuthenticationOptions({ rpID: relyingParty(req).rpID, timeout: CHALLENGE_LIFETIME_MS, userVerification: 'required' });
+    req.session.passkeyDiscoverChallenge = { challenge: opts.challenge, at: ctx.clock.now() };
+    json(res, 200, opts);
+  };
+
+  const signIn: RequestHandler = async (req, res, next) => {
+    const ip = clientIp(req);
+    const c = req.session.passkeyDiscoverChallenge;
+    delete req.session.passkeyDiscoverChallenge; // one answer per challenge, right or wrong
+    if (!c || ctx.clock.now() - c.at >= CHALLENGE_LIFETIME_MS) return refuse(res, 400, 'The passkey request had expired. Try again.');
+    const verdict = ctx.regulator.check(ip, null);
+    if (!verdict.allowed) {
+      ctx.metrics.login('throttled');
+      ctx.log.info({ event: 'login-throttled', ip, reason: verdict.reason, retryAfter: verdict.retryAfter, method: 'passkey' }, 'passkey sign-in throttled');
+      res.set('Retry-After', String(verdict.retryAfter));
+      return refuse(res, 429, GENERIC_PASSKEY_FAILURE);
+    }
+    const attempt = verdict.attempt;
+    let settled = false;
+    const fail = (reason: string, username: string | null = null): void => {
+      settled = true;
+      ctx.metrics.login('failed');
+      try {
+        ctx.audit.loginFailed({ username, ip, reason: 'bad-credentials' });
+        ctx.log.info({ event: 'login-failed', ip, method: 'passkey', reason }, 'passkey sign-in refused');
+      } finally {
+        attempt.failed();
+      }
+      refuse(res, 401, GENERIC_PASSKEY_FAILURE);
+    };
+    try {
+      const b = body(req);
+      const response = b.response as Partial<AuthenticationResponseJSON> | undefined;
+      if (!response || typeof response !== 'object' || typeof response.id !== 'string' || !response.response || typeof response.response !== 'object') {
+        return fail('invalid-input');
+      }
+      const owner = ownerOf.get(response.id) as { user_id: number } | undefined;
+      const user = owner ? ctx.users.findById(owner.user_id) : null;
+      if (!user) return fail('unknown-credential');
+      if (user.disabled) return fail('user-disabled', user.username);
+      if (!userVerified(response.response.authenticatorData)) return fail('no-user-verification', user.username);
+      // Signature, challenge, origin, rpID and the counter rules: as for the second step.
+      const result = await ctx.twoFactor.passkeys.authenticate(user, response as AuthenticationResponseJSON, c.challenge, relyingParty(req), ip);
+      if (!result.ok) return fail(result.reason, user.username);
+      settled = true;
+      attempt.succeeded();
+      const remember = b.remember === true && ctx.config.session.remember_me > 0;
+      await loginWithSecondFactor(req, user, 'passkey', remember);
+      ctx.metrics.login('succeeded');
+      const session = handleOf(hashSessionId(req.sessionID));
+      for (const n of ctx.sessions.takeTheftNotices(user.id)) {
+        addFlash(
+          req,
+          `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
+          'warning',
+        );
+      }
+      ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
+      ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session, method: 'passkey-sign-in' }, 'signed in with a passkey');
+      json(res, 200, { redirect: destinationAfterSignIn(ctx, policy, user, ip, target(b.rd)) });
+    } catch (err) {
+      if (!settled) attempt.abandon();
+      next(err);
+    }
+  };
+
+  return { offer, available, options, signIn };
+}
