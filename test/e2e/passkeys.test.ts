@@ -91,3 +91,67 @@ describe('browser: passkeys as the second step (Chromium, virtual authenticator)
     await context.close();
   });
 });
+
+describe('browser: passwordless sign-in with a passkey (two_factor.passkey_sign_in)', function () {
+  this.timeout(90_000);
+  let app: TestApp;
+  let browser: Browser;
+  let base: string;
+  const problems: string[] = [];
+
+  before(async function () {
+    requireChromium(this);
+    app = await startApp({ clock: new FakeClock(Date.now()), config: { rate_limit: { max: 100_000 }, two_factor: { passkey_sign_in: true } } });
+    await addUser(app.ctx, 'kim');
+    base = `http://localhost:${new URL(app.url).port}`;
+    browser = await launchChromium(['--host-resolver-rules=MAP localhost 127.0.0.1']);
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  it('registers a passkey, signs out, and signs in with the passkey alone', async () => {
+    const context = await browser.newContext({ viewport: PHONE });
+    const page = await context.newPage();
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`${page.url()}: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`${page.url()}: ${err.message}`));
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+
+    await page.goto(`${base}/login`);
+    await page.fill('#username', 'kim');
+    await page.fill('#password', GOOD_PASSWORD);
+    await page.click('main button[type=submit]');
+    await page.waitForURL((url) => url.pathname !== '/login');
+    await page.goto(`${base}/account/two-factor`);
+    await page.waitForSelector('#passkey-register:not([hidden])');
+    await page.fill('#passkey-name', 'Phone');
+    await page.click('#passkey-register button[type=submit]');
+    await page.waitForSelector('.passkey-list li');
+    await page.click('nav button[type=submit], form[action="/logout"] button');
+    await page.waitForURL((url) => url.pathname === '/login');
+
+    await page.waitForSelector('[data-passkey-discover]:not([hidden])');
+    expect(await page.isVisible('#password')).to.equal(true);
+    for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
+      await page.setViewportSize(size);
+      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
+      expect(overflow, `the login page scrolls sideways on a ${label}`).to.be.at.most(0);
+      await page.screenshot({ path: join(screenshotDir, `login-passkey-${label}.png`), fullPage: true });
+    }
+    await page.setViewportSize(PHONE);
+    await page.click('[data-passkey-discover] button');
+    await page.waitForURL((url) => url.pathname === '/');
+    expect(await page.textContent('body')).to.contain('kim');
+    const events = app.ctx.audit.recent(20).map((e) => e.event);
+    expect(events).to.include.members(['passkey-used', 'login-succeeded']);
+    expect(problems, problems.join('\n')).to.deep.equal([]);
+    await context.close();
+  });
+});
