@@ -19,7 +19,7 @@ import { AppError } from '../lib/errors.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { authLevel } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
-import { CHALLENGE_LIFETIME_MS, cleanPasskeyName, type RelyingParty } from '../twofactor/passkeys.js';
+import { CHALLENGE_LIFETIME_MS, cleanPasskeyName, type RelyingParty, relyingPartyFor } from '../twofactor/passkeys.js';
 import type { User } from '../users/repository.js';
 
 interface PasskeyChallenge {
@@ -52,14 +52,7 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
   const cookieDomain = ctx.config.session.cookie_domain;
   const target = (rd: unknown): string | null => safeRedirectTarget(rd, cookieDomain) ?? safeLocalPath(rd);
 
-  /** rpID = portal_url's host when set, else this request's hostname; the origin is compared exactly. */
-  function relyingParty(req: Request): RelyingParty {
-    if (ctx.config.portal_url) {
-      const u = new URL(ctx.config.portal_url);
-      return { rpID: u.hostname, origin: u.origin };
-    }
-    return { rpID: req.hostname, origin: `${req.protocol}://${req.get('host') ?? req.hostname}` };
-  }
+  const relyingParty = (req: Request): RelyingParty => relyingPartyFor(ctx.config.portal_url, req);
 
   /** Takes the session's challenge for this purpose and user: gone after one answer, stale after 5 min. */
   function takeChallenge(req: Request, purpose: PasskeyChallenge['purpose'], userId: number): string | null {

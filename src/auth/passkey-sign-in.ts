@@ -15,7 +15,7 @@ import { addFlash } from '../http/flash.js';
 import { formatTime } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
-import { CHALLENGE_LIFETIME_MS, type RelyingParty } from '../twofactor/passkeys.js';
+import { CHALLENGE_LIFETIME_MS, type RelyingParty, relyingPartyFor } from '../twofactor/passkeys.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
 import { loginWithSecondFactor } from './second-factor-routes.js';
 
@@ -48,14 +48,7 @@ export function passkeySignInRoutes(ctx: AppContext) {
   const target = (rd: unknown): string | null => safeRedirectTarget(rd, cookieDomain) ?? safeLocalPath(rd);
   const ownerOf = ctx.db.prepare('SELECT user_id FROM webauthn_credentials WHERE credential_id = ?');
 
-  /** As for the second step: portal_url's host when set, else this request's host. */
-  function relyingParty(req: Request): RelyingParty {
-    if (ctx.config.portal_url) {
-      const u = new URL(ctx.config.portal_url);
-      return { rpID: u.hostname, origin: u.origin };
-    }
-    return { rpID: req.hostname, origin: `${req.protocol}://${req.get('host') ?? req.hostname}` };
-  }
+  const relyingParty = (req: Request): RelyingParty => relyingPartyFor(ctx.config.portal_url, req);
 
   const body = (req: Request): Record<string, unknown> => {
     const b = req.body as unknown;
@@ -119,7 +112,7 @@ export function passkeySignInRoutes(ctx: AppContext) {
       settled = true;
       attempt.succeeded();
       const remember = b.remember === true && ctx.config.session.remember_me > 0;
-      await loginWithSecondFactor(req, user, 'passkey', remember);
+      await loginWithSecondFactor(req, user, 'passkey', remember, { passwordless: true });
       ctx.metrics.login('succeeded');
       const session = handleOf(hashSessionId(req.sessionID));
       for (const n of ctx.sessions.takeTheftNotices(user.id)) {

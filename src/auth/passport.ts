@@ -27,6 +27,8 @@ export interface LoginIntent {
   remember: boolean;
   /** The second factor just verified (src/auth/second-factor-routes.ts): the session is level 2. */
   secondFactor?: SecondFactorMethod | RememberedMethod;
+  /** A passkey with user verification and no password (two factors in one): recorded as such. */
+  passwordless?: boolean;
 }
 
 const intents = new WeakMap<Request, LoginIntent>();
@@ -54,7 +56,7 @@ export function createPassport(ctx: AppContext): InstanceType<typeof Passport> {
       ip: clientIp(req),
       userAgent: (req.get('user-agent') ?? '').slice(0, 256),
       remember,
-      ...(factor ? { level: 2 as const, secondFactorAt: now, methods: ['password' as const, factor] } : { level: 1 as const, methods: ['password' as const] }),
+      ...(factor ? { level: 2 as const, secondFactorAt: now, methods: intent?.passwordless ? [factor] : ['password' as const, factor] } : { level: 1 as const, methods: ['password' as const] }),
     };
     if (remember) req.session.cookie.maxAge = ctx.config.session.remember_me;
     done(null, user.id);

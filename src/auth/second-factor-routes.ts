@@ -174,7 +174,13 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
 }
 
 /** Passport's req.login (which regenerates the session ID) with the verified factor. */
-export function loginWithSecondFactor(req: Request, user: User, method: SecondFactorMethod | RememberedMethod, remember: boolean): Promise<void> {
-  setLoginIntent(req, { remember, secondFactor: method });
+export function loginWithSecondFactor(
+  req: Request,
+  user: User,
+  method: SecondFactorMethod | RememberedMethod,
+  remember: boolean,
+  options: { passwordless?: boolean } = {},
+): Promise<void> {
+  setLoginIntent(req, { remember, secondFactor: method, ...(options.passwordless ? { passwordless: true } : {}) });
   return new Promise((resolve, reject) => req.login(user, (err: unknown) => (err ? reject(err) : resolve())));
 }

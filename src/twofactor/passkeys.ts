@@ -50,6 +50,18 @@ interface Row {
   last_used_at: number | null;
 }
 
+/**
+ * Who the passkeys belong to: portal_url's host when set, else the request's hostname; the
+ * browser's origin is compared exactly with the matching origin.
+ */
+export function relyingPartyFor(portalUrl: string | undefined, req: { hostname: string; protocol: string; get(name: string): string | undefined }): RelyingParty {
+  if (portalUrl) {
+    const u = new URL(portalUrl);
+    return { rpID: u.hostname, origin: u.origin };
+  }
+  return { rpID: req.hostname, origin: `${req.protocol}://${req.get('host') ?? req.hostname}` };
+}
+
 export type PasskeyVerdict = { ok: true; passkey: Passkey } | { ok: false; reason: 'invalid' | 'unknown-credential' | 'counter-regression' };
 
 const toPasskey = (r: Row): Passkey => ({ id: r.id, name: r.name, createdAt: r.created_at, lastUsedAt: r.last_used_at, backedUp: r.backed_up === 1 });

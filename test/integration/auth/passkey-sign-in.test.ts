@@ -82,6 +82,7 @@ describe('passwordless sign-in with a passkey (two_factor.passkey_sign_in)', () 
     expect(parse(ok).redirect).to.equal('/account');
     expect(b.cookies.get('gatehouse')).to.not.equal(before);
     expect(storedAuth(app, b)).to.include({ level: 2 });
+    expect(storedAuth(app, b)?.methods, 'no password was used').to.deep.equal(['passkey']);
     expect((await b.get('/')).status).to.equal(200);
     const events = app.ctx.audit.recent(20).map((e) => e.event);
     expect(events).to.include.members(['passkey-used', 'login-succeeded']);
