@@ -14,13 +14,13 @@ import { loginWithSecondFactor, PENDING_SECOND_FACTOR_MS } from '../auth/second-
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import type { Guards } from '../http/guards.js';
-import { formatTime } from '../http/views.js';
 import { AppError } from '../lib/errors.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { authLevel } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
 import { CHALLENGE_LIFETIME_MS, cleanPasskeyName, type RelyingParty, relyingPartyFor } from '../twofactor/passkeys.js';
 import type { User } from '../users/repository.js';
+import { recordSignIn } from '../auth/sign-in-record.js';
 
 interface PasskeyChallenge {
   challenge: string;
@@ -177,18 +177,7 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     ctx.twoFactor.limiter.succeeded(user.id);
     await loginWithSecondFactor(req, user, 'passkey', s.remember);
     if (body(req).remember_device === true) rememberThisDevice(ctx, req, res, user.id);
-    const session = handleOf(hashSessionId(req.sessionID));
-    if (s.pending) {
-      ctx.metrics.login('succeeded');
-      for (const n of ctx.sessions.takeTheftNotices(user.id)) {
-        addFlash(
-          req,
-          `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
-          'warning',
-        );
-      }
-      ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
-    }
+    const session = s.pending ? recordSignIn(ctx, req, user, ip) : handleOf(hashSessionId(req.sessionID));
     ctx.log.info({ event: s.pending ? 'login-succeeded' : 'second-factor-step-up', user: user.username, ip, session, method: 'passkey' }, 'passkey accepted');
     json(res, 200, { redirect: destinationAfterSignIn(ctx, policy, user, ip, s.rd) });
   };

@@ -6,9 +6,8 @@ import { safeRedirectTarget } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { sessionCookieName } from '../http/session.js';
-import { addFlash } from '../http/flash.js';
 import { AppError } from '../lib/errors.js';
-import { formatTime, renderPage } from '../http/views.js';
+import { renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
 import { authLevel } from '../sessions/types.js';
@@ -18,6 +17,7 @@ import { setLoginIntent, type createPassport, type LoginFailureInfo } from './pa
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
 import { deviceIsRemembered } from './remember-device-cookie.js';
 import { beginSecondFactor, loginWithSecondFactor } from './second-factor-routes.js';
+import { recordSignIn } from './sign-in-record.js';
 
 /** One message for every failed sign-in: nothing tells whether the user exists. */
 export const GENERIC_LOGIN_FAILURE = 'Incorrect username or password.';
@@ -127,16 +127,7 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
       };
     /** The end of a successful sign-in (password alone, or password and a remembered device). */
     const signedIn = (user: Express.User, method: 'remembered-device' | null): void => {
-      ctx.metrics.login('succeeded');
-      const session = handleOf(hashSessionId(req.sessionID));
-      for (const n of ctx.sessions.takeTheftNotices(user.id)) {
-        addFlash(
-          req,
-          `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
-          'warning',
-        );
-      }
-      ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
+      const session = recordSignIn(ctx, req, user, ip);
       ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session, ...(method ? { method } : {}) }, 'signed in');
       res.redirect(303, afterSignIn(req, user, rd ?? null));
     };

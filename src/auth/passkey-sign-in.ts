@@ -11,13 +11,11 @@ import type { Request, RequestHandler, Response } from 'express';
 import { generateAuthenticationOptions, type AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
-import { addFlash } from '../http/flash.js';
-import { formatTime } from '../http/views.js';
-import { handleOf, hashSessionId } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
 import { CHALLENGE_LIFETIME_MS, type RelyingParty, relyingPartyFor } from '../twofactor/passkeys.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
 import { loginWithSecondFactor } from './second-factor-routes.js';
+import { recordSignIn } from './sign-in-record.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -113,16 +111,7 @@ export function passkeySignInRoutes(ctx: AppContext) {
       attempt.succeeded();
       const remember = b.remember === true && ctx.config.session.remember_me > 0;
       await loginWithSecondFactor(req, user, 'passkey', remember, { passwordless: true });
-      ctx.metrics.login('succeeded');
-      const session = handleOf(hashSessionId(req.sessionID));
-      for (const n of ctx.sessions.takeTheftNotices(user.id)) {
-        addFlash(
-          req,
-          `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
-          'warning',
-        );
-      }
-      ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
+      const session = recordSignIn(ctx, req, user, ip);
       ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session, method: 'passkey-sign-in' }, 'signed in with a passkey');
       json(res, 200, { redirect: destinationAfterSignIn(ctx, policy, user, ip, target(b.rd)) });
     } catch (err) {

@@ -10,7 +10,7 @@ import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import { formText } from '../http/form-fields.js';
 import type { Guards } from '../http/guards.js';
-import { formatTime, renderPage } from '../http/views.js';
+import { renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { authLevel, type PendingSecondFactor, type RememberedMethod, type SecondFactorMethod } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
@@ -18,6 +18,7 @@ import type { User } from '../users/repository.js';
 import { setLoginIntent } from './passport.js';
 import { rememberDeviceMs, rememberThisDevice } from './remember-device-cookie.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
+import { recordSignIn } from './sign-in-record.js';
 
 /** Whole days for the checkbox label; at least 1 when on, 0 when off. */
 const rememberDays = (ms: number): number => (ms > 0 ? Math.max(1, Math.floor(ms / 86_400_000)) : 0);
@@ -145,18 +146,8 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     const remember = pending ? pending.remember : (req.session.auth?.remember ?? false);
     await loginWithSecondFactor(req, user, verdict.method, remember);
     if (parsed.data.remember_device === 'on') rememberThisDevice(ctx, req, res, user.id);
-    const session = handleOf(hashSessionId(req.sessionID));
-    if (pending) {
-      ctx.metrics.login('succeeded');
-      for (const n of ctx.sessions.takeTheftNotices(user.id)) {
-        addFlash(
-          req,
-          `A session of yours was ended on ${formatTime(n.at)} because it was used from ${n.seenIp}, not from ${n.boundIp} where it was signed in. If that was not you, change your password.`,
-          'warning',
-        );
-      }
-      ctx.audit.loginSucceeded({ userId: user.id, username: user.username, ip, session, remember: req.session.auth?.remember ?? false });
-    }
+    // A completed sign-in is recorded; a step-up of a signed-in session is not a new one.
+    const session = pending ? recordSignIn(ctx, req, user, ip) : handleOf(hashSessionId(req.sessionID));
     if (verdict.method === 'recovery-code') {
       addFlash(
         req,
