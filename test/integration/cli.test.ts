@@ -2,11 +2,13 @@
 // on a temporary data dir, including changes made while a running server holds the same
 // database (and the sessions in its cache) open.
 
+import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import session, { type SessionData } from 'express-session';
 import { createContext, type AppContext } from '../../src/context.js';
+import { packageRoot } from '../../src/lib/paths.js';
 import { handleOf, hashSessionId } from '../../src/sessions/store.js';
 import type { SessionInfo } from '../../src/sessions/types.js';
 import type { User } from '../../src/users/repository.js';
@@ -139,6 +141,16 @@ describe('gatehouse CLI (real command in a child process)', function () {
   });
 
   describe('user list', () => {
+    it('exits quietly when its reader stops early (gatehouse … | head -1)', async () => {
+      for (const name of ['alice', 'bob', 'carol']) await addWithCli(dir, name);
+      const bin = join(packageRoot, 'bin', 'gatehouse.js');
+      const child = spawnSync('sh', ['-c', `for i in 1 2 3 4 5 6 7 8; do "${process.execPath}" "${bin}" user list --json; done | head -c 1`], {
+        env: { PATH: process.env.PATH ?? '', GATEHOUSE_DATA_DIR: dir },
+        encoding: 'utf8',
+      });
+      expect(child.stderr, 'no EPIPE crash').not.to.match(/EPIPE|Unhandled/);
+    });
+
     it('says there are no users yet on a fresh data dir', async () => {
       const res = await gatehouse(dir, ['user', 'list']);
       expect(res.code).to.equal(0);
