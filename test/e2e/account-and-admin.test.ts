@@ -4,15 +4,12 @@
 // dangerous action. Screenshots of every main page, phone (390 px) and desktop, land in
 // test/e2e/screenshots/ for a human to look at; each page is checked for sideways overflow.
 
-import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { FakeClock } from '../support/clock.js';
-import { launchChromium, requireChromium, screenshotDir } from '../support/chromium.js';
+import { collectProblems, launchChromium, PHONE, requireChromium, shoot } from '../support/chromium.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../support/harness.js';
 
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 800 };
 const IPHONE_UA =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 const NEW_PASSWORD = 'seven quiet lanterns glow at dusk';
@@ -45,10 +42,7 @@ describe('browser: account and admin pages (Chromium)', function () {
     const context = await browser.newContext({ viewport: PHONE, ...options });
     contexts.push(context);
     const page = await context.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${page.url()}: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`${page.url()}: ${err.message}`));
+    collectProblems(page, problems);
     return page;
   }
 
@@ -61,15 +55,6 @@ describe('browser: account and admin pages (Chromium)', function () {
   }
 
   /** Phone and desktop screenshots; neither may scroll sideways. */
-  async function shoot(page: Page, name: string): Promise<void> {
-    for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
-      await page.setViewportSize(size);
-      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
-      expect(overflow, `${name} scrolls sideways on a ${label}`).to.be.at.most(0);
-      await page.screenshot({ path: join(screenshotDir, `${name}-${label}.png`), fullPage: true });
-    }
-    await page.setViewportSize(PHONE);
-  }
 
   it('a member sees their devices, signs out another one, and changes their password', async () => {
     const laptop = await newPage();

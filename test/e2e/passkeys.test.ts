@@ -4,15 +4,12 @@
 // opened as http://localhost:<port>. Screenshots of the passkey section and the second step
 // (phone and desktop) land in test/e2e/screenshots/.
 
-import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { FakeClock } from '../support/clock.js';
-import { launchChromium, requireChromium, screenshotDir } from '../support/chromium.js';
+import { addVirtualAuthenticator, collectProblems, launchChromium, PHONE, requireChromium, shoot } from '../support/chromium.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../support/harness.js';
 
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 800 };
 
 describe('browser: passkeys as the second step (Chromium, virtual authenticator)', function () {
   this.timeout(90_000);
@@ -34,15 +31,6 @@ describe('browser: passkeys as the second step (Chromium, virtual authenticator)
     await app?.close();
   });
 
-  async function shoot(page: Page, name: string): Promise<void> {
-    for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
-      await page.setViewportSize(size);
-      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
-      expect(overflow, `${name} scrolls sideways on a ${label}`).to.be.at.most(0);
-      await page.screenshot({ path: join(screenshotDir, `${name}-${label}.png`), fullPage: true });
-    }
-    await page.setViewportSize(PHONE);
-  }
 
   async function password(page: Page): Promise<void> {
     await page.goto(`${base}/login`);
@@ -55,15 +43,8 @@ describe('browser: passkeys as the second step (Chromium, virtual authenticator)
   it('registers a passkey, signs out, and signs in with password + passkey', async () => {
     const context = await browser.newContext({ viewport: PHONE });
     const page = await context.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${page.url()}: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`${page.url()}: ${err.message}`));
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-    });
+    collectProblems(page, problems);
+    await addVirtualAuthenticator(context, page);
 
     await password(page);
     expect(new URL(page.url()).pathname).to.equal('/');
@@ -114,15 +95,8 @@ describe('browser: passwordless sign-in with a passkey (two_factor.passkey_sign_
   it('registers a passkey, signs out, and signs in with the passkey alone', async () => {
     const context = await browser.newContext({ viewport: PHONE });
     const page = await context.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`${page.url()}: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`${page.url()}: ${err.message}`));
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-    });
+    collectProblems(page, problems);
+    await addVirtualAuthenticator(context, page);
 
     await page.goto(`${base}/login`);
     await page.fill('#username', 'kim');
@@ -139,13 +113,7 @@ describe('browser: passwordless sign-in with a passkey (two_factor.passkey_sign_
 
     await page.waitForSelector('[data-passkey-discover]:not([hidden])');
     expect(await page.isVisible('#password')).to.equal(true);
-    for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
-      await page.setViewportSize(size);
-      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
-      expect(overflow, `the login page scrolls sideways on a ${label}`).to.be.at.most(0);
-      await page.screenshot({ path: join(screenshotDir, `login-passkey-${label}.png`), fullPage: true });
-    }
-    await page.setViewportSize(PHONE);
+    await shoot(page, 'login-passkey');
     await page.click('[data-passkey-discover] button');
     await page.waitForURL((url) => url.pathname === '/');
     expect(await page.textContent('body')).to.contain('kim');
