@@ -18,7 +18,7 @@ import { createSecondFactorPolicy } from '../auth/second-factor-policy.js';
 import type { AppContext } from '../context.js';
 import { cookieNames } from '../http/session.js';
 import { FORWARD_AUTH_TIMING_SAMPLE, type ForwardAuthCredential, type ForwardAuthOutcome } from '../metrics/metrics.js';
-import { SessionCookieReader, type SessionCookie } from '../sessions/cookie.js';
+import { ForwardCookieReader, type ForwardCookie } from '../sessions/cookie.js';
 import type { LiveSession } from '../sessions/store.js';
 import type { AuthLevel } from '../sessions/types.js';
 import { createIpResolver } from '../theft/client-ip.js';
@@ -65,7 +65,7 @@ export function createForwardAuth(ctx: AppContext) {
   const names = cookieNames(ctx);
   // A generous per-client budget against a runaway client; in memory (see ip-buckets.ts).
   const buckets = createIpBuckets(ctx.clock, { max: ctx.config.rate_limit.forward_auth_max, windowMs: ctx.config.rate_limit.window });
-  const cookies = new SessionCookieReader(ctx.secrets.cookieSecret, ctx.config.session.cache_size);
+  const cookies = new ForwardCookieReader(ctx.config.session.cache_size);
   const portal = ctx.config.portal_url?.replace(/\/$/, '') ?? null;
   const secondFactorPolicy = createSecondFactorPolicy(ctx.config.two_factor);
   // The store hands out a new LiveSession object whenever a session's data changes, so a
@@ -109,15 +109,16 @@ export function createForwardAuth(ctx: AppContext) {
   }
 
   /**
-   * The signed-in user behind the request's session cookie (with the session's level), or
-   * null; the same checks as pages.
+   * The signed-in user behind the request's forward-auth cookie (with the session's level),
+   * or null; the same checks as pages.
    */
-  function signedInUser(cookie: SessionCookie, clientIp: string, kind: ForwardAuthKind): Subject & User | null {
-    const live = ctx.sessions.lookupHash(cookie.hash);
+  function signedInUser(cookie: ForwardCookie, clientIp: string, kind: ForwardAuthKind): Subject & User | null {
+    const live = ctx.sessions.lookupForward(cookie.hash);
     if (!live || live.userId === null) return null;
+    cookies.remember(cookie);
     // The same theft check as pages: used from an address the binding does not allow, the
     // session ends here and the request is answered as signed out.
-    if (!ctx.guard.admit(cookie.sid, live, clientIp, kind)) return null;
+    if (!ctx.guard.admit(live, clientIp, kind)) return null;
     const user = ctx.users.findById(live.userId);
     if (!user || user.disabled) return null;
     // A user who must choose a new password (reset by an administrator, or past
@@ -127,7 +128,7 @@ export function createForwardAuth(ctx: AppContext) {
     // A user the two_factor config obliges to use a second factor counts as signed in only
     // at level 2: the portal then asks for the step, or sends them to enroll, as pages do.
     if (level !== 2 && secondFactorPolicy.required(user, clientIp)) return null;
-    ctx.sessions.recordUseHash(cookie.hash);
+    ctx.sessions.recordUseHash(live.hash);
     return level === 2 ? { ...user, level } : user;
   }
 
@@ -199,9 +200,10 @@ export function createForwardAuth(ctx: AppContext) {
       // comes with it. Other Authorization values (Basic for the upstream app) are ignored.
       const authorization = req.headers.authorization;
       const bearer = authorization === undefined ? null : GATEHOUSE_BEARER.exec(authorization);
-      let cookie: SessionCookie | null = null;
+      // Only the forward-auth cookie counts here; the portal's own cookie is for the portal.
+      let cookie: ForwardCookie | null = null;
       if (bearer) credential = 'token';
-      else if ((cookie = cookies.read(req.headers.cookie, original.proto === 'https' ? names.secure : names.plain))) credential = 'cookie';
+      else if ((cookie = cookies.read(req.headers.cookie, original.proto === 'https' ? names.forwardSecure : names.forwardPlain))) credential = 'cookie';
       user = bearer ? tokenUser(bearer[1] as string, ip) : cookie ? signedInUser(cookie, ip, kind) : null;
       decision = ctx.access.decide({ host: original.host, path: original.path, method: original.method, ip }, user);
       // A two_factor rule and a level-1 credential: the second step only helps a session

@@ -100,7 +100,7 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     ctx.log.info({ event: 'passkey-registered', user: user.username, passkey: passkey.id }, 'passkey registered');
     // The passkey just used is a second factor: a level-1 session becomes level 2 under a
     // new ID (no second prompt for the page that required enrollment), as for an app.
-    if (authLevel(req.session.auth) !== 2) await loginWithSecondFactor(req, user as User, 'passkey', req.session.auth?.remember ?? false);
+    if (authLevel(req.session.auth) !== 2) loginWithSecondFactor(ctx, req, res, user as User, 'passkey', req.session.auth?.remember ?? false);
     addFlash(req, `Passkey “${passkey.name}” added. Signing in now asks for it (or another second factor) after your password.`);
     json(res, 201, { id: passkey.id, name: passkey.name, redirect: '/account/two-factor' });
   };
@@ -132,11 +132,11 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
   // ---- the second step of sign-in ----------------------------------------------------------
 
   /** The user this session may finish signing in (pending) or step up (level 1), else null. */
-  function signingIn(req: Request): { user: User; pending: boolean; rd: string | null; remember: boolean } | null {
+  function signingIn(req: Request): { user: User; pending: boolean; rd: string | null; remember: boolean; epoch?: number } | null {
     const pending = req.session?.pendingSecondFactor;
     if (pending && ctx.clock.now() - pending.at < PENDING_SECOND_FACTOR_MS) {
       const user = ctx.users.findById(pending.userId);
-      return user && !user.disabled ? { user, pending: true, rd: pending.rd, remember: pending.remember } : null;
+      return user && !user.disabled ? { user, pending: true, rd: pending.rd, remember: pending.remember, epoch: pending.epoch } : null;
     }
     const user = req.user as User | undefined;
     if (user && authLevel(req.session.auth) !== 2 && ctx.twoFactor.isEnabled(user.id)) {
@@ -175,7 +175,8 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
       return refuse(res, 401, 'That passkey was not accepted. Try again, or enter a code.');
     }
     ctx.twoFactor.limiter.succeeded(user.id);
-    await loginWithSecondFactor(req, user, 'passkey', s.remember);
+    // The pending state is used up by this sign-in; a step-up rests on the live session.
+    loginWithSecondFactor(ctx, req, res, user, 'passkey', s.remember, s.pending ? { epoch: s.epoch, consume: true } : {});
     if (body(req).remember_device === true) rememberThisDevice(ctx, req, res, user.id);
     const session = s.pending ? recordSignIn(ctx, req, user, ip) : handleOf(hashSessionId(req.sessionID));
     ctx.log.info({ event: s.pending ? 'login-succeeded' : 'second-factor-step-up', user: user.username, ip, session, method: 'passkey' }, 'passkey accepted');

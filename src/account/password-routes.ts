@@ -100,7 +100,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
       throw err;
     }
     // The session continues under a new ID: whoever may have copied the old cookie is out.
-    await renewSessionId(req, ctx.clock.now());
+    renewSessionId(ctx, req, res, ctx.clock.now());
     const ended = [
       revoked ? `${revoked} other ${revoked === 1 ? 'session was' : 'sessions were'} signed out` : '',
       tokens ? `${tokens} API ${tokens === 1 ? 'token was' : 'tokens were'} revoked` : '',

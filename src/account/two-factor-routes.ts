@@ -81,7 +81,7 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
     const codes = ctx.twoFactor.recoveryCodes.generate(user, who(user), ip);
     // The code just typed is a second factor: this session becomes level 2 under a new ID
     // (no second prompt for the page that required enrollment).
-    await loginWithSecondFactor(req, user, 'totp', req.session.auth?.remember ?? false);
+    loginWithSecondFactor(ctx, req, res, user, 'totp', req.session.auth?.remember ?? false);
     render(req, res, 201, { recoveryCodes: codes });
   };
 

@@ -73,7 +73,7 @@ export function meApi(ctx: AppContext, g: Guards) {
       hasSecondFactor: ctx.twoFactor.isEnabled(user.id),
     });
     // As on the page: the session continues under a new ID, so a copied cookie is dead.
-    await renewSessionId(req, ctx.clock.now());
+    renewSessionId(ctx, req, res, ctx.clock.now());
     res.json({ sessions_revoked: result.sessionsRevoked, tokens_revoked: result.tokensRevoked, csrf_token: g.csrfToken(req) });
   };
 
@@ -82,7 +82,7 @@ export function meApi(ctx: AppContext, g: Guards) {
     await confirmPassword(ctx, req, input.password);
     const at = ctx.clock.now();
     // A new authentication: the session continues under a new ID (and CSRF token).
-    await renewSessionId(req, at);
+    renewSessionId(ctx, req, res, at);
     const answer: z.output<typeof Reauthenticated> = { authenticated_at: iso(at), recent_until: iso(at + RECENT_AUTH_MS), csrf_token: g.csrfToken(req) };
     res.json(answer);
   };

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { safeRedirectTarget } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
-import { sessionCookieName } from '../http/session.js';
+import { clearSessionCookies } from '../http/session.js';
 import { AppError } from '../lib/errors.js';
 import { renderPage } from '../http/views.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
@@ -13,10 +13,11 @@ import { clientIp } from '../theft/client-ip.js';
 import { authLevel } from '../sessions/types.js';
 import { normalizeUsername } from '../users/username.js';
 import { checkPasswordInput } from './passwords.js';
-import { setLoginIntent, type createPassport, type LoginFailureInfo } from './passport.js';
+import type { createPassport, LoginFailureInfo, LoginSuccessInfo } from './passport.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
 import { deviceIsRemembered } from './remember-device-cookie.js';
-import { beginSecondFactor, loginWithSecondFactor } from './second-factor-routes.js';
+import { beginSecondFactor } from './second-factor-routes.js';
+import { signIn } from './sign-in.js';
 import { recordSignIn } from './sign-in-record.js';
 
 /** One message for every failed sign-in: nothing tells whether the user exists. */
@@ -113,7 +114,6 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
       return showForm(req, res, 429, { error: GENERIC_LOGIN_FAILURE, username: form.username.slice(0, 256), rd });
     }
     const attempt = verdict.attempt;
-    setLoginIntent(req, { remember: form.remember === 'on' });
     // Passport calls back from inside a promise chain: anything thrown here (an audit write
     // hitting a locked database) must become next(err) → 503, not an unhandled rejection.
     const guarded =
@@ -131,17 +131,18 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
       ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session, ...(method ? { method } : {}) }, 'signed in');
       res.redirect(303, afterSignIn(req, user, rd ?? null));
     };
-    const authenticate = passport.authenticate('local', { session: true }, guarded((err: unknown, user: Express.User | false, info?: LoginFailureInfo) => {
+    const authenticate = passport.authenticate('local', { session: true }, guarded((err: unknown, user: Express.User | false, info?: LoginFailureInfo | LoginSuccessInfo) => {
       if (err) {
         attempt.abandon(); // no verdict on the password (e.g. busy): neither failure nor success
         if (err instanceof AppError && err.code === 'busy') ctx.metrics.login('busy');
         return next(err);
       }
-      if (!user) {
+      if (!user || !info || !('epoch' in info)) {
+        const failure = info && 'reason' in info ? info : undefined;
         ctx.metrics.login('failed');
         try {
-          ctx.audit.loginFailed({ username: info?.username ?? null, ip, reason: info?.reason ?? 'bad-credentials' });
-          ctx.log.info({ event: 'login-failed', ip, reason: info?.reason ?? 'bad-credentials' }, 'sign-in refused');
+          ctx.audit.loginFailed({ username: failure?.username ?? null, ip, reason: failure?.reason ?? 'bad-credentials' });
+          ctx.log.info({ event: 'login-failed', ip, reason: failure?.reason ?? 'bad-credentials' }, 'sign-in refused');
         } finally {
           attempt.failed(); // counted even when the audit write failed
         }
@@ -154,10 +155,10 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         // A browser remembered for THIS user (src/auth/remember-device-cookie.ts) skips the
         // step: signed in at level 2 by 'remembered-device' (new session ID as always).
         if (deviceIsRemembered(ctx, req, user.id)) {
-          loginWithSecondFactor(req, user, 'remembered-device', form.remember === 'on').then(guarded(() => signedIn(user, 'remembered-device')), next);
-          return;
+          signIn(ctx, req, res, user, { remember: form.remember === 'on', secondFactor: 'remembered-device', epoch: info.epoch });
+          return signedIn(user, 'remembered-device');
         }
-        beginSecondFactor(req, { userId: user.id, at: ctx.clock.now(), remember: form.remember === 'on', rd: rd ?? null }).then(
+        beginSecondFactor(req, { userId: user.id, at: ctx.clock.now(), remember: form.remember === 'on', rd: rd ?? null, epoch: info.epoch }).then(
           guarded(() => {
             ctx.log.info({ event: 'login-password-accepted', user: user.username, ip }, 'password accepted; second factor pending');
             res.redirect(303, '/login/second-factor');
@@ -166,14 +167,10 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
         );
         return;
       }
-      // req.login regenerates the session ID (fixation), then saves the new session.
-      req.login(
-        user,
-        guarded((loginErr: unknown) => {
-          if (loginErr) return next(loginErr);
-          signedIn(user, null);
-        }),
-      );
+      // A new session ID (fixation), issued only if no password change or revoke-all came
+      // while the password was checked.
+      signIn(ctx, req, res, user, { remember: form.remember === 'on', epoch: info.epoch });
+      signedIn(user, null);
     }));
     try {
       authenticate(req, res, next);
@@ -199,18 +196,11 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
 export function signOut(ctx: AppContext, req: Request, res: Response, next: (err?: unknown) => void): void {
   const user = req.user as Express.User;
   const session = handleOf(hashSessionId(req.sessionID));
-  const cookieDomain = ctx.config.session.cookie_domain;
   ctx.sessions.revoke(req.sessionID, 'logout');
   ctx.audit.logout({ userId: user.id, username: user.username, ip: clientIp(req), session });
   req.session.destroy((err) => {
     if (err) return next(err);
-    res.clearCookie(sessionCookieName(ctx, req.secure), {
-      path: '/',
-      httpOnly: true,
-      secure: req.secure,
-      sameSite: 'lax',
-      ...(req.secure && cookieDomain ? { domain: cookieDomain } : {}),
-    });
+    clearSessionCookies(ctx, req, res);
     res.redirect(303, '/login?notice=signed_out');
   });
 }

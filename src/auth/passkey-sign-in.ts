@@ -104,13 +104,15 @@ export function passkeySignInRoutes(ctx: AppContext) {
       if (!user) return fail('unknown-credential');
       if (user.disabled) return fail('user-disabled', user.username);
       if (!userVerified(response.response.authenticatorData)) return fail('no-user-verification', user.username);
+      // Read before the check: a revoke-all or password change meanwhile refuses the session.
+      const epoch = ctx.sessions.epochOf(user.id);
       // Signature, challenge, origin, rpID and the counter rules: as for the second step.
       const result = await ctx.twoFactor.passkeys.authenticate(user, response as AuthenticationResponseJSON, c.challenge, relyingParty(req), ip);
       if (!result.ok) return fail(result.reason, user.username);
       settled = true;
       attempt.succeeded();
       const remember = b.remember === true && ctx.config.session.remember_me > 0;
-      await loginWithSecondFactor(req, user, 'passkey', remember, { passwordless: true });
+      loginWithSecondFactor(ctx, req, res, user, 'passkey', remember, { passwordless: true, epoch });
       const session = recordSignIn(ctx, req, user, ip);
       ctx.log.info({ event: 'login-succeeded', user: user.username, ip, session, method: 'passkey-sign-in' }, 'signed in with a passkey');
       json(res, 200, { redirect: destinationAfterSignIn(ctx, policy, user, ip, target(b.rd)) });

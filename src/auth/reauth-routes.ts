@@ -49,7 +49,7 @@ export function reauthRoutes(ctx: AppContext, guards: Guards) {
       return showForm(req, res, err.status, rd, err.publicMessage);
     }
     // A confirmed password is a new authentication: the session continues under a new ID.
-    await renewSessionId(req, ctx.clock.now());
+    renewSessionId(ctx, req, res, ctx.clock.now());
     addFlash(req, 'Confirmed. Now repeat the action.');
     res.redirect(303, rd);
   };

@@ -15,9 +15,9 @@ import { handleOf, hashSessionId } from '../sessions/store.js';
 import { authLevel, type PendingSecondFactor, type RememberedMethod, type SecondFactorMethod } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
-import { setLoginIntent } from './passport.js';
 import { rememberDeviceMs, rememberThisDevice } from './remember-device-cookie.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
+import { signIn } from './sign-in.js';
 import { recordSignIn } from './sign-in-record.js';
 
 /** Whole days for the checkbox label; at least 1 when on, 0 when off. */
@@ -144,7 +144,8 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     }
     // A new authentication: a new session ID, level 2 (src/auth/passport.ts).
     const remember = pending ? pending.remember : (req.session.auth?.remember ?? false);
-    await loginWithSecondFactor(req, user, verdict.method, remember);
+    // The pending state is used up by this sign-in; a step-up rests on the live session.
+    loginWithSecondFactor(ctx, req, res, user, verdict.method, remember, pending ? { epoch: pending.epoch, consume: true } : {});
     if (parsed.data.remember_device === 'on') rememberThisDevice(ctx, req, res, user.id);
     // A completed sign-in is recorded; a step-up of a signed-in session is not a new one.
     const session = pending ? recordSignIn(ctx, req, user, ip) : handleOf(hashSessionId(req.sessionID));
@@ -164,14 +165,19 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
   return { page, csrf, submit };
 }
 
-/** Passport's req.login (which regenerates the session ID) with the verified factor. */
+/**
+ * A new session ID at level 2 with the verified factor: a sign-in when `epoch` is given (the
+ * pending state's, or read before a passwordless passkey was checked), else a step-up of the
+ * request's signed-in session. Throws a 401 AppError when it may not be issued.
+ */
 export function loginWithSecondFactor(
+  ctx: AppContext,
   req: Request,
+  res: Response,
   user: User,
   method: SecondFactorMethod | RememberedMethod,
   remember: boolean,
-  options: { passwordless?: boolean } = {},
-): Promise<void> {
-  setLoginIntent(req, { remember, secondFactor: method, ...(options.passwordless ? { passwordless: true } : {}) });
-  return new Promise((resolve, reject) => req.login(user, (err: unknown) => (err ? reject(err) : resolve())));
+  options: { passwordless?: boolean; epoch?: number; consume?: boolean } = {},
+): void {
+  signIn(ctx, req, res, user, { remember, secondFactor: method, ...options });
 }

@@ -1,21 +1,53 @@
-// The session cookie middleware. Over HTTPS (directly or via a trusted proxy) the cookie is
-// Secure with the `__Host-` prefix, or `__Secure-` when a cookie domain is configured
-// (`__Host-` forbids a Domain attribute). Plain HTTP (local setup) gets the bare name.
+// The session cookies. A signed-in browser holds two cookies of one session row:
+// - the portal cookie (express-session's signed ID), host-only: `__Host-<name>` over HTTPS
+//   (directly or via a trusted proxy), plain `<name>` over HTTP. gatehouse's own pages and
+//   API accept only this one.
+// - the forward-auth cookie `<...>_forward`, a keyed derivation of the ID, shared with
+//   `session.cookie_domain` (`__Secure-` prefix, Domain) or host-only without one. Proxies
+//   pass it to every upstream, so it is good for forward auth alone: an upstream replaying
+//   it cannot open /account, /admin or /api or mint anything.
+// Every new signed-in session ID is issued here (issueSession), through the store's
+// succession rule.
 
-import type { Request, RequestHandler } from 'express';
-import session from 'express-session';
+import { createHmac } from 'node:crypto';
+import type { CookieOptions, Request, RequestHandler, Response } from 'express';
+import session, { type SessionData } from 'express-session';
 import type { AppContext } from '../context.js';
+import { AppError } from '../lib/errors.js';
+import { sha256Hex } from '../lib/crypto.js';
+import { hashSessionId, SessionEndedError } from '../sessions/store.js';
+import type { SessionAuth } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
+import type { User } from '../users/repository.js';
 
 export interface CookieNames {
+  /** The portal cookie over HTTPS (host-only). */
   secure: string;
+  /** The portal cookie over plain HTTP. */
   plain: string;
+  /** The forward-auth cookie over HTTPS and over plain HTTP. */
+  forwardSecure: string;
+  forwardPlain: string;
 }
 
-export function cookieNames(ctx: AppContext): CookieNames {
+export function cookieNames(ctx: Pick<AppContext, 'config'>): CookieNames {
   const { name, cookie_domain } = ctx.config.session;
-  return { secure: `${cookie_domain ? '__Secure-' : '__Host-'}${name}`, plain: name };
+  return {
+    secure: `__Host-${name}`,
+    plain: name,
+    // A cookie with a Domain attribute cannot be __Host-: __Secure- is the documented exception.
+    forwardSecure: `${cookie_domain ? '__Secure-' : '__Host-'}${name}_forward`,
+    forwardPlain: `${name}_forward`,
+  };
 }
+
+/** The forward-auth cookie's value for a session ID: 256 bits, useless without the key. */
+export function forwardToken(cookieSecret: string, sid: string): string {
+  return createHmac('sha256', cookieSecret).update(`gatehouse forward-auth cookie\0${sid}`).digest('base64url');
+}
+
+/** How the forward-auth cookie is stored and looked up (never the value itself). */
+export const forwardHashOf = (token: string): string => sha256Hex(token);
 
 /**
  * express-session installs its own `generate` function on the store it is given, so two
@@ -53,15 +85,24 @@ export function sessionMiddleware(ctx: AppContext): RequestHandler {
     ...common,
     store: new StoreView(ctx.sessions),
     name: names.secure,
-    cookie: { httpOnly: true, secure: true, sameSite: 'lax', path: '/', ...(ctx.config.session.cookie_domain ? { domain: ctx.config.session.cookie_domain } : {}) },
+    // Host-only: the portal cookie never reaches the services on the cookie domain.
+    cookie: { httpOnly: true, secure: true, sameSite: 'lax', path: '/' },
   });
   const plain = session({ ...common, store: new StoreView(ctx.sessions), name: names.plain, cookie: { httpOnly: true, secure: false, sameSite: 'lax', path: '/' } });
   return (req, res, next) => (req.secure ? secure(req, res, next) : plain(req, res, next));
 }
 
-export function sessionCookieName(ctx: AppContext, secure: boolean): string {
+/** The forward-auth cookie's attributes for this request (Domain when one is configured). */
+function forwardCookieOptions(ctx: AppContext, req: Request): CookieOptions {
+  const domain = ctx.config.session.cookie_domain;
+  return { path: '/', httpOnly: true, secure: req.secure, sameSite: 'lax', ...(req.secure && domain ? { domain } : {}) };
+}
+
+/** Clears both cookies of the request's session (sign-out). */
+export function clearSessionCookies(ctx: AppContext, req: Request, res: Response): void {
   const names = cookieNames(ctx);
-  return secure ? names.secure : names.plain;
+  res.clearCookie(req.secure ? names.secure : names.plain, { path: '/', httpOnly: true, secure: req.secure, sameSite: 'lax' });
+  res.clearCookie(req.secure ? names.forwardSecure : names.forwardPlain, forwardCookieOptions(ctx, req));
 }
 
 /**
@@ -73,25 +114,79 @@ export function theftCheck(ctx: AppContext): RequestHandler {
     const auth = req.session?.auth;
     const userId = req.session?.passport?.user;
     if (!auth || typeof userId !== 'number') return next();
-    if (ctx.guard.admit(req.sessionID, { userId, boundIp: auth.ip }, clientIp(req), 'page')) return next();
+    if (ctx.guard.admit({ hash: hashSessionId(req.sessionID), userId, boundIp: auth.ip }, clientIp(req), 'page')) return next();
     req.session.regenerate((err) => next(err));
   };
 }
 
+/** What a new signed-in session ID is issued for. */
+export interface SessionGrant {
+  user: User;
+  /** How the user proved who they are for this ID (level, methods, remember, times). */
+  auth: Omit<SessionAuth, 'ip' | 'userAgent'>;
+  /**
+   * A sign-in: the user's session epoch read with the credential, before it was checked
+   * (ctx.sessions.epochOf). Absent for a renewal of the request's signed-in session.
+   */
+  epoch?: number;
+  /** A sign-in that uses up the request's pending state (second step): it must be live. */
+  consume?: boolean;
+  /** Keep the session's one-time messages (a renewal mid-flow). */
+  keepFlash?: boolean;
+}
+
 /**
- * A new session ID for the same signed-in session, after a password change or another
- * re-authentication (OWASP: renew the ID whenever the authentication changes). The old ID
- * ends (reason `regenerated`) and can never be saved back.
+ * Issues a new session ID for a signed-in user: sign-in, second step, step-up, passkey,
+ * re-authentication and password change all come here (OWASP: a new ID whenever the
+ * authentication changes; the old ID is dead after). The store proves, in the transaction
+ * that inserts the successor, that what the request authenticated still holds (see
+ * SqliteSessionStore.succeed); otherwise the request is answered as signed out (401) and
+ * nothing is issued. Sets the forward-auth cookie beside express-session's portal cookie.
  */
-export function renewSessionId(req: Request, now: number): Promise<void> {
-  const keep = { passport: req.session.passport, auth: req.session.auth ? { ...req.session.auth, at: now } : undefined, flash: req.session.flash };
-  return new Promise((resolve, reject) => {
-    req.session.regenerate((err) => {
-      if (err) return reject(err);
-      if (keep.passport) req.session.passport = keep.passport;
-      if (keep.auth) req.session.auth = keep.auth;
-      if (keep.flash) req.session.flash = keep.flash;
-      resolve();
+export function issueSession(ctx: AppContext, req: Request, res: Response, grant: SessionGrant): void {
+  const predecessor = req.sessionID;
+  const flash = grant.keepFlash ? req.session.flash : undefined;
+  // express-session's own generator: a new ID (192 bits) and a Session with our cookie settings.
+  req.sessionStore.generate(req);
+  const auth: SessionAuth = { ...grant.auth, ip: clientIp(req), userAgent: (req.get('user-agent') ?? '').slice(0, 256) };
+  req.session.passport = { user: grant.user.id };
+  req.session.auth = auth;
+  if (flash) req.session.flash = flash;
+  if (auth.remember && ctx.config.session.remember_me > 0) req.session.cookie.maxAge = ctx.config.session.remember_me;
+  const token = forwardToken(ctx.secrets.cookieSecret, req.sessionID);
+  try {
+    ctx.sessions.succeed({
+      predecessor,
+      successor: req.sessionID,
+      userId: grant.user.id,
+      data: req.session as unknown as SessionData,
+      forwardHash: forwardHashOf(token),
+      ...(grant.epoch !== undefined ? { epoch: grant.epoch } : {}),
+      ...(grant.consume ? { consume: true } : {}),
     });
-  });
+  } catch (err) {
+    if (!(err instanceof SessionEndedError)) throw err;
+    // The request continues with the fresh, empty session: answered as signed out.
+    delete req.session.passport;
+    delete req.session.auth;
+    req.user = undefined;
+    ctx.log.info({ event: 'session-issue-refused', why: err.why, user: grant.user.username }, 'no new session ID: the session or its authentication has ended');
+    throw new AppError('session-ended', 401, 'Your session has ended. Please sign in again.', { cause: err });
+  }
+  req.user = grant.user;
+  const names = cookieNames(ctx);
+  const options = forwardCookieOptions(ctx, req);
+  res.cookie(req.secure ? names.forwardSecure : names.forwardPlain, token, req.session.cookie.maxAge ? { ...options, maxAge: req.session.cookie.maxAge } : options);
+}
+
+/**
+ * A new ID for the request's signed-in session after a re-authentication or a password
+ * change: the same user and level, authenticated `now`, flash kept.
+ */
+export function renewSessionId(ctx: AppContext, req: Request, res: Response, now: number): void {
+  const user = req.user as User | undefined;
+  const auth = req.session.auth;
+  if (!user || !auth) throw new AppError('session-ended', 401, 'Your session has ended. Please sign in again.');
+  const { ip: _ip, userAgent: _ua, ...rest } = auth;
+  issueSession(ctx, req, res, { user, auth: { ...rest, at: now }, keepFlash: true });
 }

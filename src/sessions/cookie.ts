@@ -1,33 +1,36 @@
-// Reading express-session's signed cookie ("s:" + ID + "." + HMAC) without Express, for the
-// forward-auth hot path. A verified cookie value is remembered, so a busy session costs one
-// HMAC (cookie-signature) and one SHA-256 once, not on every request.
+// Reading the forward-auth cookie without Express, for the forward-auth hot path. Its value
+// is a 256-bit keyed derivation of the session ID (src/http/session.ts); the store knows it
+// by its SHA-256 only. A value already seen with a live session is remembered, so a busy
+// session costs one SHA-256 once, not on every request.
 
 import { parse } from 'cookie';
-import signature from 'cookie-signature';
 import { LRUCache } from 'lru-cache';
-import { hashSessionId } from './store.js';
+import { sha256Hex } from '../lib/crypto.js';
 
-export interface SessionCookie {
-  sid: string;
-  /** SHA-256 of the ID: the session's key in the store. */
+export interface ForwardCookie {
+  token: string;
+  /** SHA-256 of the value: the session's forward hash in the store. */
   hash: string;
 }
 
 const MAX_HEADER = 8192;
+/** 32 bytes of HMAC-SHA256 in base64url. */
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-export class SessionCookieReader {
-  /** Only correctly signed values are remembered: forged ones cannot fill this. */
-  private readonly verified: LRUCache<string, SessionCookie>;
+export class ForwardCookieReader {
+  /** Only values confirmed by a live session are remembered: made-up ones cannot fill this. */
+  private readonly known: LRUCache<string, string>;
 
-  constructor(
-    private readonly secret: string,
-    size = 10_000,
-  ) {
-    this.verified = new LRUCache({ max: Math.max(1, size) });
+  constructor(size = 10_000) {
+    this.known = new LRUCache({ max: Math.max(1, size) });
   }
 
-  /** The session named by cookie `name` in a Cookie header, or null if absent or badly signed. */
-  read(header: string | undefined, name: string): SessionCookie | null {
+  /**
+   * The forward-auth cookie named `name` in a Cookie header, or null when absent or not
+   * well formed. When the name appears more than once, the first one decides (as for the
+   * portal's express-session): a second copy cannot lend a credential to the first.
+   */
+  read(header: string | undefined, name: string): ForwardCookie | null {
     if (!header || header.length > MAX_HEADER) return null;
     let value: string | undefined;
     try {
@@ -35,13 +38,12 @@ export class SessionCookieReader {
     } catch {
       return null;
     }
-    if (!value || !value.startsWith('s:')) return null;
-    const known = this.verified.get(value);
-    if (known) return known;
-    const sid = signature.unsign(value.slice(2), this.secret);
-    if (sid === false) return null;
-    const cookie = { sid, hash: hashSessionId(sid) };
-    this.verified.set(value, cookie);
-    return cookie;
+    if (!value || !TOKEN.test(value)) return null;
+    return { token: value, hash: this.known.get(value) ?? sha256Hex(value) };
+  }
+
+  /** The cookie belonged to a live session: skip hashing it next time. */
+  remember(cookie: ForwardCookie): void {
+    if (!this.known.has(cookie.token)) this.known.set(cookie.token, cookie.hash);
   }
 }

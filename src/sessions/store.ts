@@ -26,6 +26,8 @@ export interface SessionRow {
   absolute_expires_at: number;
   deleted_at: number | null;
   delete_reason: string | null;
+  auth_epoch: number | null;
+  forward_hash: string | null;
 }
 
 /** A live session held in memory. `lastSeenAt` may be ahead of the row (touch not yet written). */
@@ -39,6 +41,35 @@ export interface LiveSession {
   persistedLastSeenAt: number;
   idleTimeoutMs: number;
   absoluteExpiresAt: number;
+  /** SHA-256 of the session's forward-auth cookie (null for pre-login sessions). */
+  forwardHash: string | null;
+}
+
+/** What a new signed-in session ID is issued for (see `succeed`). */
+export interface Succession {
+  /** The raw ID the request holds now (signed in, pending a second factor, or pre-login). */
+  predecessor: string;
+  successor: string;
+  userId: number;
+  data: SessionData;
+  /** SHA-256 of the successor's forward-auth cookie. */
+  forwardHash: string;
+  /**
+   * A sign-in (a credential checked now): the user's session epoch read together with the
+   * credential, before it was checked. Absent for a renewal, which rests on the signed-in
+   * predecessor instead (it must be live, of this user, and of the current epoch).
+   */
+  epoch?: number;
+  /** A sign-in that uses up the predecessor's pending state: the predecessor must be live. */
+  consume?: boolean;
+}
+
+/** A successor was refused: the session or the authentication it rests on has ended. */
+export class SessionEndedError extends Error {
+  constructor(readonly why: 'predecessor-ended' | 'epoch-moved' | 'user-mismatch') {
+    super(`no new session ID: ${why}`);
+    this.name = 'SessionEndedError';
+  }
 }
 
 export const hashSessionId = (sid: string): string => sha256Hex(sid);
@@ -57,6 +88,7 @@ function toLive(row: SessionRow): LiveSession {
     persistedLastSeenAt: row.last_seen_at,
     idleTimeoutMs: row.idle_timeout_ms,
     absoluteExpiresAt: row.absolute_expires_at,
+    forwardHash: row.forward_hash,
   };
 }
 
@@ -79,10 +111,19 @@ function settle<T>(callback: ((err: unknown, value?: T) => void) | undefined, wo
 export class SqliteSessionStore extends session.Store {
   private readonly cache: LRUCache<string, LiveSession> | null;
   private readonly pendingTouches = new Set<string>();
+  /** Forward-auth cookie hash → session ID hash, for warm forward-auth checks. */
+  private readonly forwardIds: LRUCache<string, string>;
   private readonly sql: Record<
     | 'selectLive'
     | 'selectAny'
-    | 'upsert'
+    | 'selectForward'
+    | 'upsertAnonymous'
+    | 'updateSignedIn'
+    | 'insertSignedIn'
+    | 'endPredecessor'
+    | 'epochOf'
+    | 'bumpEpoch'
+    | 'restamp'
     | 'touch'
     | 'touchCoalesced'
     | 'softDelete'
@@ -114,28 +155,49 @@ export class SqliteSessionStore extends session.Store {
             },
           })
         : null;
+    this.forwardIds = new LRUCache<string, string>({ max: Math.max(1, policy.cacheSize) });
     const live = 'deleted_at IS NULL';
     this.sql = {
       selectLive: db.prepare(`SELECT * FROM sessions WHERE id_hash = ? AND ${live}`),
       selectAny: db.prepare('SELECT * FROM sessions WHERE id_hash = ?'),
-      // Insert, or update a row that is still live and unexpired. An update of a dead row
-      // matches nothing and returns no row: that is how a late save is told from a new one.
-      upsert: db.prepare(`
+      selectForward: db.prepare(`SELECT * FROM sessions WHERE forward_hash = ? AND ${live}`),
+      // A pre-login session: insert, or update a row that is still live and unexpired. An
+      // update of a dead row matches nothing and returns no row: that is how a late save is
+      // told from a new one. Signed-in rows are never inserted here (see insertSignedIn).
+      upsertAnonymous: db.prepare(`
         INSERT INTO sessions (id_hash, user_id, data, bound_ip, user_agent, created_at, last_seen_at,
                               idle_timeout_ms, idle_expires_at, absolute_expires_at)
-        VALUES (@hash, @userId, @data, @boundIp, @userAgent, @now, @now, @idleMs, @now + @idleMs, @now + @absoluteMs)
+        VALUES (@hash, NULL, @data, NULL, NULL, @now, @now, @idleMs, @now + @idleMs, @now + @absoluteMs)
         ON CONFLICT (id_hash) DO UPDATE SET
           data = excluded.data,
-          user_id = coalesce(sessions.user_id, excluded.user_id),
-          bound_ip = coalesce(sessions.bound_ip, excluded.bound_ip),
-          user_agent = coalesce(sessions.user_agent, excluded.user_agent),
           last_seen_at = excluded.last_seen_at,
           idle_expires_at = excluded.last_seen_at + sessions.idle_timeout_ms
         WHERE sessions.${live}
-          AND (sessions.user_id IS NULL OR excluded.user_id IS NULL OR sessions.user_id = excluded.user_id)
           AND sessions.idle_expires_at > excluded.last_seen_at
           AND sessions.absolute_expires_at > excluded.last_seen_at
         RETURNING *`),
+      // A signed-in session saves over its own live, unexpired row of the same user only.
+      updateSignedIn: db.prepare(`
+        UPDATE sessions SET data = @data, last_seen_at = @now, idle_expires_at = @now + idle_timeout_ms
+        WHERE id_hash = @hash AND ${live} AND user_id = @userId
+          AND idle_expires_at > @now AND absolute_expires_at > @now
+        RETURNING *`),
+      // The only way a signed-in row comes to be: inside succeed()'s transaction.
+      insertSignedIn: db.prepare(`
+        INSERT INTO sessions (id_hash, user_id, data, bound_ip, user_agent, created_at, last_seen_at,
+                              idle_timeout_ms, idle_expires_at, absolute_expires_at, auth_epoch, forward_hash)
+        VALUES (@hash, @userId, @data, @boundIp, @userAgent, @now, @now, @idleMs, @now + @idleMs, @now + @absoluteMs, @epoch, @forwardHash)
+        RETURNING *`),
+      endPredecessor: db.prepare(`
+        UPDATE sessions SET deleted_at = @now, delete_reason = 'regenerated'
+        WHERE id_hash = @hash AND ${live} AND idle_expires_at > @now AND absolute_expires_at > @now
+        RETURNING user_id, auth_epoch`),
+      epochOf: db.prepare('SELECT coalesce((SELECT epoch FROM session_epochs WHERE user_id = ?), 0)').pluck(),
+      bumpEpoch: db.prepare(`
+        INSERT INTO session_epochs (user_id, epoch) VALUES (@userId, 1)
+        ON CONFLICT (user_id) DO UPDATE SET epoch = epoch + 1 RETURNING epoch`).pluck(),
+      // The session a revoke-all spares moves to the new epoch with its user.
+      restamp: db.prepare(`UPDATE sessions SET auth_epoch = @epoch WHERE id_hash = @hash AND user_id = @userId AND ${live}`),
       touch: db.prepare(`
         UPDATE sessions SET last_seen_at = @at, idle_expires_at = @at + idle_timeout_ms
         WHERE id_hash = @hash AND ${live} AND last_seen_at < @at`),
@@ -306,20 +368,106 @@ export class SqliteSessionStore extends session.Store {
     return this.describe(hash);
   }
 
-  /** Ends all live sessions of a user except `exceptSid`; returns how many ended. */
+  /**
+   * Ends all live sessions of a user except `exceptSid`; returns how many ended. The user's
+   * session epoch moves on in the same transaction, so a sign-in or ID renewal that was in
+   * flight cannot issue a successor afterwards (see succeed). The spared session, which must
+   * still be live (else nothing changes: SessionEndedError), moves to the new epoch.
+   */
   revokeUserSessions(userId: number, reason: SessionEndReason, options: { exceptSid?: string; by?: string } = {}): number {
     this.flushTouches();
     const except = options.exceptSid ? hashSessionId(options.exceptSid) : null;
     const rows = durably(this.db, () =>
       this.db.transaction(() => {
+        const epoch = this.sql.bumpEpoch.get({ userId }) as number;
+        if (except !== null && this.sql.restamp.run({ epoch, hash: except, userId }).changes === 0) throw new SessionEndedError('predecessor-ended');
         const ended = this.sql.softDeleteUser.all({ now: this.clock.now(), reason, userId, except }) as Array<{ id_hash: string }>;
         for (const r of ended) this.audit.sessionRevoked({ userId, session: handleOf(r.id_hash), reason, by: options.by ?? 'system' });
         return ended;
       })(),
     );
     for (const r of rows) this.forget(r.id_hash);
+    if (except !== null) this.cache?.delete(except);
     this.ended(reason, rows.length);
     return rows.length;
+  }
+
+  /** The user's session epoch now: read it with a credential, before checking the credential. */
+  epochOf(userId: number): number {
+    return this.sql.epochOf.get(userId) as number;
+  }
+
+  /**
+   * Issues a signed-in session under a new ID: the one way a signed-in row comes to be
+   * (sign-in, second step, step-up, re-authentication, password change). In one transaction
+   * it proves that what the request authenticated is still good, ends the predecessor and
+   * inserts the successor; otherwise nothing changes and SessionEndedError is thrown.
+   * - A renewal: the signed-in predecessor must be live, of the same user, and issued under
+   *   the user's current epoch (no revoke-all since it was issued).
+   * - A sign-in: the epoch read with the credential must still be current (no credential
+   *   change or revoke-all while it was checked); with `consume` the predecessor (pending
+   *   second factor) must be live. A live predecessor ends either way.
+   */
+  succeed(s: Succession): LiveSession {
+    const before = hashSessionId(s.predecessor);
+    const hash = hashSessionId(s.successor);
+    const auth = s.data.auth;
+    const { idleMs, absoluteMs } = lifetimesFor(this.policy, { remember: auth?.remember === true, signedIn: true });
+    // Liveness is judged from the row: a use held in memory must reach it first.
+    const cached = this.pendingTouches.has(before) ? this.cache?.peek(before) : undefined;
+    if (cached) this.writeTouch(cached);
+    const row = durably(this.db, () =>
+      this.db.transaction(() => {
+        const now = this.clock.now();
+        const current = this.epochOf(s.userId);
+        const ended = this.sql.endPredecessor.get({ hash: before, now }) as { user_id: number | null; auth_epoch: number | null } | undefined;
+        if (s.epoch === undefined) {
+          // A renewal: it rests on the predecessor's authentication, which must still hold.
+          if (!ended || ended.user_id === null) throw new SessionEndedError('predecessor-ended');
+          if (ended.user_id !== s.userId) throw new SessionEndedError('user-mismatch');
+          if (ended.auth_epoch !== current) throw new SessionEndedError('epoch-moved');
+        } else {
+          // A sign-in: it rests on a credential checked under `epoch`.
+          if (!ended && s.consume) throw new SessionEndedError('predecessor-ended');
+          if (s.epoch !== current) throw new SessionEndedError('epoch-moved');
+        }
+        return this.sql.insertSignedIn.get({
+          hash,
+          userId: s.userId,
+          data: JSON.stringify(s.data),
+          boundIp: auth?.ip ?? null,
+          userAgent: auth?.userAgent ? auth.userAgent.slice(0, USER_AGENT_MAX) : null,
+          now,
+          idleMs,
+          absoluteMs,
+          epoch: current,
+          forwardHash: s.forwardHash,
+        }) as SessionRow;
+      })(),
+    );
+    this.forget(before);
+    const live = toLive(row);
+    this.cache?.set(hash, live);
+    return live;
+  }
+
+  /** The live session behind a forward-auth cookie (by its hash), from the cache when warm. */
+  lookupForward(forwardHash: string): LiveSession | null {
+    const known = this.forwardIds.get(forwardHash);
+    if (known) {
+      const live = this.lookupHash(known);
+      return live && live.forwardHash === forwardHash ? live : null;
+    }
+    const row = this.sql.selectForward.get(forwardHash) as SessionRow | undefined;
+    if (!row) return null;
+    // A forward hash names one ID for ever: remembering the pair can never point elsewhere.
+    this.forwardIds.set(forwardHash, row.id_hash);
+    return this.lookupHash(row.id_hash);
+  }
+
+  /** Ends a session by its hash (the theft check, which may hold only the forward cookie). */
+  revokeHash(hash: string, reason: SessionEndReason, detail?: Record<string, unknown>): boolean {
+    return this.endByHash(hash, reason, detail);
   }
 
   /** Sessions newest first; pre-login (anonymous) sessions only when asked for. */
@@ -428,23 +576,21 @@ export class SqliteSessionStore extends session.Store {
 
   private save(sid: string, sess: SessionData): void {
     const hash = hashSessionId(sid);
-    const auth = sess.auth;
     const userId = typeof sess.passport?.user === 'number' ? sess.passport.user : null;
-    const { idleMs, absoluteMs } = lifetimesFor(this.policy, { remember: auth?.remember === true, signedIn: userId !== null });
     // The upsert judges expiry from the row: a use still held in memory must reach the row
     // first, or a session that `get` just found alive would be refused and ended here.
     const cached = this.pendingTouches.has(hash) ? this.cache?.peek(hash) : undefined;
     if (cached) this.writeTouch(cached);
-    const row = this.sql.upsert.get({
-      hash,
-      userId,
-      data: JSON.stringify(sess),
-      boundIp: auth?.ip ?? null,
-      userAgent: auth?.userAgent ? auth.userAgent.slice(0, USER_AGENT_MAX) : null,
-      now: this.clock.now(),
-      idleMs,
-      absoluteMs,
-    }) as SessionRow | undefined;
+    const now = this.clock.now();
+    const data = JSON.stringify(sess);
+    let row: SessionRow | undefined;
+    if (userId === null) {
+      const { idleMs, absoluteMs } = lifetimesFor(this.policy, { remember: false, signedIn: false });
+      row = this.sql.upsertAnonymous.get({ hash, data, now, idleMs, absoluteMs }) as SessionRow | undefined;
+    } else {
+      // Saves over its own row only: a signed-in row is created by succeed() alone.
+      row = this.sql.updateSignedIn.get({ hash, userId, data, now }) as SessionRow | undefined;
+    }
     if (row) {
       this.pendingTouches.delete(hash);
       if (row.user_id !== null) this.cache?.set(hash, toLive(row));
@@ -452,12 +598,12 @@ export class SqliteSessionStore extends session.Store {
       return;
     }
     // Refused. Either the row is ended or expired (a late save must not bring it back,
-    // expressjs/session#632), or the data names another user than the row (sign-in always
-    // gets a new ID, so this is never legitimate): fail closed and end it.
+    // expressjs/session#632), or the data names another user than the row, or a signed-in
+    // session that was never issued (sign-in always goes through succeed): fail closed.
     const existing = this.sql.selectAny.get(hash) as SessionRow | undefined;
-    let state = existing?.delete_reason ?? 'expired';
+    let state = existing?.delete_reason ?? (existing ? 'expired' : 'never-issued');
     if (existing && existing.deleted_at === null) {
-      const otherUser = existing.user_id !== null && userId !== null && existing.user_id !== userId;
+      const otherUser = userId !== null && existing.user_id !== userId;
       state = otherUser ? 'user-mismatch' : 'expired';
       this.endByHash(hash, otherUser ? 'revoked' : 'expired');
     }

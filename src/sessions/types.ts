@@ -40,6 +40,8 @@ export interface PendingSecondFactor {
   remember: boolean;
   /** Where to go after signing in (already checked by safeRedirectTarget). */
   rd: string | null;
+  /** The user's session epoch read with the password (see SqliteSessionStore.succeed). */
+  epoch: number;
 }
 
 /** The session's level; sessions from before levels existed are level 1. */

@@ -15,14 +15,18 @@ import { isAdmin, validateGroups } from './groups.js';
 import { INVISIBLE, normalizeUsername } from './username.js';
 import type { User, UserRepository } from './repository.js';
 
-export type Credentials = { ok: true; user: User } | { ok: false; reason: 'bad-credentials' | 'user-disabled'; username: string | null };
+/**
+ * A checked sign-in. `epoch` is the user's session epoch read before the password was
+ * checked: a session issued for it proves no password change or revoke-all came between.
+ */
+export type Credentials = { ok: true; user: User; epoch: number } | { ok: false; reason: 'bad-credentials' | 'user-disabled'; username: string | null };
 
 export class Accounts {
   constructor(
     private readonly db: Db,
     readonly users: UserRepository,
     private readonly hasher: PasswordHasher,
-    private readonly sessions: Pick<SqliteSessionStore, 'revokeUserSessions'>,
+    private readonly sessions: Pick<SqliteSessionStore, 'revokeUserSessions' | 'epochOf'>,
     private readonly audit: Audit,
     private readonly clock: Clock,
     private readonly auditLog: AuditLog = new AuditLog(db),
@@ -224,12 +228,14 @@ export class Accounts {
       await this.hasher.verifyNobody(password);
       return { ok: false, reason: 'bad-credentials', username: name.ok ? name.username : null };
     }
+    // Read with the hash, before the slow check: a change committed meanwhile moves it on.
+    const epoch = this.sessions.epochOf(found.user.id);
     const { ok, rehash } = await this.hasher.verify(found.passwordHash, password);
     if (!ok) return { ok: false, reason: 'bad-credentials', username: found.user.username };
     if (found.user.disabled) return { ok: false, reason: 'user-disabled', username: found.user.username };
     if (rehash) this.users.setPasswordHash(found.user.id, await this.hasher.hash(password), this.clock.now(), { changed: false });
     this.users.recordLogin(found.user.id, this.clock.now());
-    return { ok: true, user: found.user };
+    return { ok: true, user: found.user, epoch };
   }
 
   /** The policy check alone, for the strength meter and forms (same rules as setting it). */

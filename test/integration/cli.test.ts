@@ -2,6 +2,7 @@
 // on a temporary data dir, including changes made while a running server holds the same
 // database (and the sessions in its cache) open.
 
+import { issue } from './../support/session-store.js';
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,7 +77,7 @@ function storeSession(ctx: AppContext, sid: string, userId: number): Promise<voi
     passport: { user: userId },
     auth: { at: ctx.clock.now(), ip: '127.0.0.1', userAgent: 'cli-test', remember: false },
   };
-  return new Promise((resolve, reject) => ctx.sessions.set(sid, data, (err) => (err ? reject(err as Error) : resolve())));
+  return issue(ctx.sessions, sid, data);
 }
 
 describe('gatehouse CLI (real command in a child process)', function () {

@@ -6,6 +6,7 @@ import type { SessionData } from 'express-session';
 import { createContext, type AppContext } from '../../src/context.js';
 import type { SessionAuth } from '../../src/sessions/types.js';
 import type { SessionRow, SqliteSessionStore } from '../../src/sessions/store.js';
+import { sha256Hex } from '../../src/lib/crypto.js';
 import { FakeClock } from './clock.js';
 import { tempDir, testConfig } from './harness.js';
 
@@ -78,6 +79,17 @@ export function get(store: SqliteSessionStore, sid: string): Promise<SessionData
 
 export function set(store: SqliteSessionStore, sid: string, sess: SessionData): Promise<void> {
   return new Promise((resolve, reject) => store.set(sid, sess, (err) => (err ? reject(err) : resolve())));
+}
+
+/**
+ * Stores a new signed-in session the way sign-in does (SqliteSessionStore.succeed, under the
+ * user's current epoch): the Store API's set only ever updates a signed-in row.
+ */
+export function issue(store: SqliteSessionStore, sid: string, sess: SessionData, predecessor = `pre-${sid}`): Promise<void> {
+  const userId = sess.passport?.user;
+  if (typeof userId !== 'number') throw new Error('issue() is for signed-in sessions');
+  store.succeed({ predecessor, successor: sid, userId, data: sess, forwardHash: sha256Hex(`forward ${sid}`), epoch: store.epochOf(userId) });
+  return Promise.resolve();
 }
 
 export function destroy(store: SqliteSessionStore, sid: string): Promise<void> {

@@ -36,7 +36,7 @@ describe('forward auth endpoints', () => {
     admin = new Browser(app.url, HTTPS);
     expect((await member.login('alice', GOOD_PASSWORD)).status).to.equal(303);
     expect((await admin.login('zoe', GOOD_PASSWORD)).status).to.equal(303);
-    expect([...member.cookies.keys()]).to.include('__Secure-gatehouse');
+    expect([...member.cookies.keys()]).to.include.members(['__Host-gatehouse', '__Secure-gatehouse_forward']);
   });
   after(() => app.close());
 
@@ -135,11 +135,41 @@ describe('forward auth endpoints', () => {
       }
     });
 
-    it('a forged, unsigned or foreign cookie counts as no session', async () => {
-      const real = member.cookies.get('__Secure-gatehouse') as string;
-      for (const cookie of ['__Secure-gatehouse=s:forged.sig', `__Secure-gatehouse=${real.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))}`, '__Secure-gatehouse=%%%', `gatehouse=${real}`]) {
+    it('a forged, altered or foreign cookie counts as no session', async () => {
+      const real = member.cookies.get('__Secure-gatehouse_forward') as string;
+      const portal = member.cookies.get('__Host-gatehouse') as string;
+      for (const cookie of [
+        '__Secure-gatehouse_forward=s:forged.sig',
+        `__Secure-gatehouse_forward=${real.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))}`,
+        `__Secure-gatehouse_forward=${real}A`,
+        '__Secure-gatehouse_forward=%%%',
+        `gatehouse_forward=${real}`,
+        // The portal's own cookie (the session ID) is not a forward-auth credential.
+        `__Host-gatehouse=${portal}`,
+        `__Secure-gatehouse=${portal}`,
+        `__Secure-gatehouse_forward=${portal}`,
+      ]) {
         expect((await verify(anonymous(), 'https://app.home.example/', { headers: { cookie } })).status, cookie).to.equal(401);
       }
+    });
+
+    it('malformed or duplicated forward-auth cookies fail closed (Authentik CVE-2026-25748)', async () => {
+      const real = member.cookies.get('__Secure-gatehouse_forward') as string;
+      for (const cookie of [
+        `__Secure-gatehouse_forward=junk; __Secure-gatehouse_forward=${real}`,
+        `__Secure-gatehouse_forward=; __Secure-gatehouse_forward=${real}`,
+        `__Secure-gatehouse_forward="${real}`,
+        `__Secure-gatehouse_forward=${'A'.repeat(43)}; __Secure-gatehouse_forward=${real}`,
+        `=${real}; ;;; __Secure-gatehouse_forward`,
+        `__Secure-gatehouse_forward=${'x'.repeat(9000)}`,
+      ]) {
+        const res = await verify(anonymous(), 'https://app.home.example/', { headers: { cookie } });
+        expect(res.status, cookie).to.equal(401);
+        expectNoRemoteHeaders(res);
+      }
+      // The genuine cookie first decides, whatever junk follows.
+      const first = await verify(anonymous(), 'https://app.home.example/', { headers: { cookie: `__Secure-gatehouse_forward=${real}; __Secure-gatehouse_forward=junk` } });
+      expect(first.status).to.equal(200);
     });
 
     it('the __Secure- cookie does not count for an original request over plain http', async () => {

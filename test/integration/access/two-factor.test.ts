@@ -58,11 +58,11 @@ describe('forward auth: two_factor rules', () => {
     const login = await b.get(`/login?rd=${encodeURIComponent(VAULT)}`);
     expect(login.status).to.equal(303);
     expect(login.location).to.equal(`/login/second-factor?rd=${encodeURIComponent(VAULT)}`);
-    const before = b.cookies.get('__Secure-gatehouse');
+    const before = b.cookies.get('__Host-gatehouse');
     const res = await postCode(b, codeAt(secret, w.clock.now()), {}, login.location as string);
     expect(res.status).to.equal(303);
     expect(res.location).to.equal(VAULT);
-    expect(b.cookies.get('__Secure-gatehouse')).to.be.a('string').and.not.equal(before);
+    expect(b.cookies.get('__Host-gatehouse')).to.be.a('string').and.not.equal(before);
     for (const ok of [await verify(b, VAULT), await forward(b, VAULT, { headers: HTML })]) {
       expect(ok.status).to.equal(200);
       expect(ok.headers.get('remote-user')).to.equal('bob');

@@ -41,11 +41,15 @@ describe('cookies and proxies', () => {
     expect((await b.get('/')).status).to.equal(200);
   });
 
-  it('with a cookie domain: __Secure- prefix and the Domain attribute', async () => {
+  it('with a cookie domain: the portal cookie stays __Host- (no Domain); the forward-auth cookie is __Secure- with the Domain', async () => {
     const a = await start({ session: { cookie_domain: 'home.example' } });
     const res = await new Browser(a.url, { 'x-forwarded-proto': 'https' }).login('alice', GOOD_PASSWORD);
-    const cookie = res.setCookies.find((c) => c.startsWith('__Secure-gatehouse=')) ?? '';
-    expect(cookie).to.match(/Domain=home\.example/).and.match(/Secure/);
+    const portal = res.setCookies.find((c) => c.startsWith('__Host-gatehouse=')) ?? '';
+    expect(portal).to.match(/Secure/).and.match(/HttpOnly/).and.match(/SameSite=Lax/).and.match(/Path=\//);
+    expect(portal).not.to.match(/Domain=/i);
+    const forward = res.setCookies.find((c) => c.startsWith('__Secure-gatehouse_forward=')) ?? '';
+    expect(forward).to.match(/Domain=home\.example/).and.match(/Secure/).and.match(/HttpOnly/).and.match(/SameSite=Lax/);
+    expect(res.setCookies.filter((c) => /^__Secure-gatehouse=/.test(c)), 'no shared portal cookie any more').to.deep.equal([]);
   });
 
   it('ignores X-Forwarded-Proto from a peer that is not a trusted proxy', async () => {

@@ -114,12 +114,14 @@ describe('logs', () => {
       expect((await b.login('alice', 'a wrong password, typed twice')).status).to.equal(401);
       secrets.push('a wrong password, typed twice');
       expect((await b.login('alice', GOOD_PASSWORD)).status).to.equal(303);
-      const cookieBefore = b.cookies.get('__Secure-gatehouse') as string;
+      const cookieBefore = b.cookies.get('__Host-gatehouse') as string;
+      const forwardBefore = b.cookies.get('__Secure-gatehouse_forward') as string;
       const fresh = 'an entirely fresh passphrase for alice';
       const token = await b.csrf('/account/password');
       const changed = await b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: fresh });
       expect(changed.status).to.equal(303);
-      const cookie = b.cookies.get('__Secure-gatehouse') as string;
+      const cookie = b.cookies.get('__Host-gatehouse') as string;
+      const forwardCookie = b.cookies.get('__Secure-gatehouse_forward') as string;
       secrets.push(fresh, token);
 
       const alice = app.ctx.users.findByUsername('alice')!;
@@ -133,7 +135,7 @@ describe('logs', () => {
         const raw = decodeURIComponent(c);
         secrets.push(c, raw, raw.slice(2).split('.')[0] as string);
       }
-      secrets.push(bearer, bearer.slice(4));
+      secrets.push(forwardBefore, forwardCookie, bearer, bearer.slice(4));
       expect(sink.lines().length).to.be.greaterThan(5);
       for (const secret of secrets) expect(sink.text, secret).not.to.contain(secret);
     });

@@ -1,6 +1,7 @@
 // `gatehouse backup`, `restore` and `db check` through the real CLI process: an online
 // backup under write load, a restore round-trip with the cookie key, refusals.
 
+import { issue } from '../../support/session-store.js';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -47,7 +48,7 @@ describe('backup, restore and db check (CLI)', function () {
       const writer = (async () => {
         while (writing) {
           for (let i = 0; i < 20; i++) {
-            app.ctx.sessions.set(`load-${written}-session-id-xxxxxxxxxxxx`, sessionData(user.id));
+            void issue(app.ctx.sessions, `load-${written}-session-id-xxxxxxxxxxxx`, sessionData(user.id));
             written += 1;
           }
           await new Promise((r) => setImmediate(r));

@@ -7,7 +7,8 @@ import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 
 const via = (ip: string) => ({ 'x-forwarded-for': ip, 'x-forwarded-proto': 'https' });
-const COOKIE = '__Secure-gatehouse';
+/** Both cookies of a session: the portal's and the forward-auth one. */
+const COOKIES = ['__Host-gatehouse', '__Secure-gatehouse_forward'];
 
 describe('IP binding (theft detection)', () => {
   let app: TestApp;
@@ -31,7 +32,7 @@ describe('IP binding (theft detection)', () => {
   }
   const thief = (victim: Browser, ip: string) => {
     const t = new Browser(app.url, via(ip));
-    t.cookies.set(COOKIE, victim.cookies.get(COOKIE) as string);
+    for (const name of COOKIES) t.cookies.set(name, victim.cookies.get(name) as string);
     return t;
   };
   const verify = (b: Browser) => b.get('/auth/verify', { 'x-original-url': 'https://app.home.example/', 'x-original-method': 'GET' });

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { FORWARD_AUTH_CREDENTIALS, FORWARD_AUTH_OUTCOMES, ForwardAuthTally } from '../../../src/metrics/metrics.js';
 import { parseMetrics, valueOf } from '../../integration/observability/support.js';
-import { anonymous, clear, HOUR, openStore, set, signedIn, type StoreFixture } from '../../support/session-store.js';
+import { anonymous, clear, HOUR, issue, openStore, set, signedIn, type StoreFixture } from '../../support/session-store.js';
 
 describe('metrics', () => {
   describe('forward-auth tally', () => {
@@ -41,17 +41,17 @@ describe('metrics', () => {
     });
 
     it('counts signed-in sessions ending by reason, from revocation, the sweep and clear, but not pre-login ones', async () => {
-      await set(f.store, 'a1', signedIn(f.alice));
-      await set(f.store, 'a2', signedIn(f.alice));
-      await set(f.store, 'b1', signedIn(f.bob));
-      await set(f.store, 'b2', signedIn(f.bob));
+      await issue(f.store, 'a1', signedIn(f.alice));
+      await issue(f.store, 'a2', signedIn(f.alice));
+      await issue(f.store, 'b1', signedIn(f.bob));
+      await issue(f.store, 'b2', signedIn(f.bob));
       await set(f.store, 'anon', anonymous());
       f.store.revoke('a1', 'logout');
       f.store.revokeUserSessions(f.alice, 'password-changed');
       f.store.revoke('anon', 'regenerated');
       f.clock.advance(2 * HOUR); // past the idle timeout of b1 and b2
       f.store.sweep();
-      await set(f.store, 'b3', signedIn(f.bob));
+      await issue(f.store, 'b3', signedIn(f.bob));
       await clear(f.store);
       const samples = await scrape();
       const ended = (reason: string) => valueOf(samples, 'gatehouse_sessions_ended_total', { reason });
@@ -63,9 +63,9 @@ describe('metrics', () => {
     });
 
     it('reads live sessions from the database at most every 5 seconds', async () => {
-      await set(f.store, 's1', signedIn(f.alice));
+      await issue(f.store, 's1', signedIn(f.alice));
       expect(valueOf(await scrape(), 'gatehouse_sessions_live')).to.equal(1);
-      await set(f.store, 's2', signedIn(f.bob));
+      await issue(f.store, 's2', signedIn(f.bob));
       f.clock.advance(4_000);
       expect(valueOf(await scrape(), 'gatehouse_sessions_live')).to.equal(1);
       f.clock.advance(1_000);

@@ -16,6 +16,7 @@ import {
   length,
   openStore,
   rowOf,
+  issue,
   set,
   signedIn,
   touch,
@@ -39,7 +40,7 @@ describe('session store: touches, cache and revocation', () => {
       });
 
       it('writes a busy session at most once per touch interval', async () => {
-        await set(f.store, 'sid-busy', signedIn(f.alice));
+        await issue(f.store, 'sid-busy', signedIn(f.alice));
         const start = f.clock.now();
         const before = writesSoFar(f.ctx);
         for (let i = 0; i < 29; i++) {
@@ -63,7 +64,7 @@ describe('session store: touches, cache and revocation', () => {
       });
 
       it('does not revive an expired session when touched', async () => {
-        await set(f.store, 'sid-expired', signedIn(f.alice));
+        await issue(f.store, 'sid-expired', signedIn(f.alice));
         const { idle_expires_at: idleBefore } = rowOf(f.ctx, hashSessionId('sid-expired')) ?? {};
         f.clock.advance(HOUR);
         await touch(f.store, 'sid-expired', signedIn(f.alice));
@@ -74,7 +75,7 @@ describe('session store: touches, cache and revocation', () => {
       });
 
       it('does not revive a deleted session when touched', async () => {
-        await set(f.store, 'sid-deleted', signedIn(f.alice));
+        await issue(f.store, 'sid-deleted', signedIn(f.alice));
         f.store.revoke('sid-deleted', 'logout');
         const before = rowOf(f.ctx, hashSessionId('sid-deleted'));
         f.clock.advance(10 * MINUTE);
@@ -92,7 +93,7 @@ describe('session store: touches, cache and revocation', () => {
     });
 
     it('writes pending touches on flushTouches()', async () => {
-      await set(f.store, 'sid-pending', signedIn(f.alice));
+      await issue(f.store, 'sid-pending', signedIn(f.alice));
       f.clock.advance(30_000);
       await touch(f.store, 'sid-pending', signedIn(f.alice));
       expect(lastSeen('sid-pending')).to.equal(f.clock.now() - 30_000);
@@ -101,7 +102,7 @@ describe('session store: touches, cache and revocation', () => {
     });
 
     it('counts a session kept alive by a pending touch in length() and all()', async () => {
-      await set(f.store, 'sid-kept', signedIn(f.alice));
+      await issue(f.store, 'sid-kept', signedIn(f.alice));
       f.clock.advance(30_000);
       await touch(f.store, 'sid-kept', signedIn(f.alice));
       f.clock.advance(HOUR - 10_000); // past 1h from the last write, not from the last use
@@ -114,7 +115,7 @@ describe('session store: touches, cache and revocation', () => {
   describe('the cache', () => {
     it('serves a hot session from memory without reading the row again', async () => {
       f = openStore();
-      await set(f.store, 'sid-hot', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
+      await issue(f.store, 'sid-hot', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
       // Same connection: SQLite's data_version does not move, so the cache stays warm.
       f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
       expect(await get(f.store, 'sid-hot')).to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
@@ -122,7 +123,7 @@ describe('session store: touches, cache and revocation', () => {
 
     it('does not serve a cached session after revoke, revokeUserSessions or revokeByHandle', async () => {
       f = openStore();
-      for (const sid of ['sid-r1', 'sid-r2', 'sid-r3']) await set(f.store, sid, signedIn(sid === 'sid-r2' ? f.bob : f.alice));
+      for (const sid of ['sid-r1', 'sid-r2', 'sid-r3']) await issue(f.store, sid, signedIn(sid === 'sid-r2' ? f.bob : f.alice));
       for (const sid of ['sid-r1', 'sid-r2', 'sid-r3']) expect(await get(f.store, sid)).to.not.equal(null);
 
       f.store.revoke('sid-r1', 'revoked');
@@ -135,8 +136,8 @@ describe('session store: touches, cache and revocation', () => {
 
     it('notices a revocation made through a second connection to the same file', async () => {
       f = openStore();
-      await set(f.store, 'sid-cli', signedIn(f.alice));
-      await set(f.store, 'sid-cli-user', signedIn(f.bob));
+      await issue(f.store, 'sid-cli', signedIn(f.alice));
+      await issue(f.store, 'sid-cli-user', signedIn(f.bob));
       expect(await get(f.store, 'sid-cli')).to.not.equal(null);
       expect(await get(f.store, 'sid-cli-user')).to.not.equal(null);
 
@@ -150,7 +151,7 @@ describe('session store: touches, cache and revocation', () => {
 
     it('keeps a pending touch when it drops the cache for another connection’s change', async () => {
       f = openStore();
-      await set(f.store, 'sid-keep-touch', signedIn(f.alice));
+      await issue(f.store, 'sid-keep-touch', signedIn(f.alice));
       f.clock.advance(20_000);
       await touch(f.store, 'sid-keep-touch', signedIn(f.alice));
       const cli = f.openSecond();
@@ -161,7 +162,7 @@ describe('session store: touches, cache and revocation', () => {
 
     it('does not cache pre-login sessions, so login-page visitors cannot push signed-in ones out', async () => {
       f = openStore({ session: { cache_size: 2 } });
-      await set(f.store, 'sid-member', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
+      await issue(f.store, 'sid-member', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
       for (let i = 0; i < 5; i++) await set(f.store, `sid-visitor-${i}`, anonymous());
       f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
       expect(await get(f.store, 'sid-member')).to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
@@ -169,7 +170,7 @@ describe('session store: touches, cache and revocation', () => {
 
     it('holds at most cache_size sessions, dropping the least recently used', async () => {
       f = openStore({ session: { cache_size: 2 } });
-      for (const sid of ['sid-a', 'sid-b', 'sid-c']) await set(f.store, sid, signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
+      for (const sid of ['sid-a', 'sid-b', 'sid-c']) await issue(f.store, sid, signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'cached' }] }));
       f.ctx.db.prepare("UPDATE sessions SET data = json_set(data, '$.flash', json_array('row'))").run();
       expect(await get(f.store, 'sid-c'), 'still cached').to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
       expect(await get(f.store, 'sid-b'), 'still cached').to.deep.include({ flash: [{ kind: 'notice', text: 'cached' }] });
@@ -179,13 +180,13 @@ describe('session store: touches, cache and revocation', () => {
 
     it('writes the pending touch of a session pushed out of the cache', async () => {
       f = openStore({ session: { cache_size: 2 } });
-      await set(f.store, 'sid-a', signedIn(f.alice));
-      await set(f.store, 'sid-b', signedIn(f.alice));
+      await issue(f.store, 'sid-a', signedIn(f.alice));
+      await issue(f.store, 'sid-b', signedIn(f.alice));
       f.clock.advance(10_000);
       await touch(f.store, 'sid-a', signedIn(f.alice));
       expect(lastSeen('sid-a')).to.equal(f.clock.now() - 10_000);
       await get(f.store, 'sid-b'); // sid-a becomes the least recently used
-      await set(f.store, 'sid-c', signedIn(f.alice));
+      await issue(f.store, 'sid-c', signedIn(f.alice));
       expect(lastSeen('sid-a')).to.equal(f.clock.now());
     });
   });
@@ -194,7 +195,7 @@ describe('session store: touches, cache and revocation', () => {
     it('never writes a raw session ID (or its base64) to the database file, only its SHA-256', async () => {
       f = openStore();
       const sids = Array.from({ length: 5 }, () => `RAWSID${randomToken(24)}`);
-      for (const sid of sids) await set(f.store, sid, signedIn(f.alice));
+      for (const sid of sids) await issue(f.store, sid, signedIn(f.alice));
       const [a, b, c, d] = sids as [string, string, string, string];
       f.clock.advance(2 * MINUTE);
       await touch(f.store, a, signedIn(f.alice));
@@ -224,8 +225,8 @@ describe('session store: touches, cache and revocation', () => {
     });
 
     it('revokes the session named by a prefix of at least 6 hex characters, any case', async () => {
-      await set(f.store, 'sid-handle', signedIn(f.alice));
-      await set(f.store, 'sid-other', signedIn(f.alice));
+      await issue(f.store, 'sid-handle', signedIn(f.alice));
+      await issue(f.store, 'sid-other', signedIn(f.alice));
       const hash = hashSessionId('sid-handle');
       const info = f.store.revokeByHandle(hash.slice(0, 6).toUpperCase(), 'revoked', 'admin:carol');
       expect(info).to.deep.include({ handle: hash.slice(0, 12), userId: f.alice, username: 'alice', deleteReason: 'revoked' });
@@ -251,14 +252,14 @@ describe('session store: touches, cache and revocation', () => {
         if (other) pair = [other, sid];
         seen.set(prefix, sid);
       }
-      for (const sid of pair) await set(f.store, sid, signedIn(f.alice));
+      for (const sid of pair) await issue(f.store, sid, signedIn(f.alice));
       const prefix = hashSessionId(pair[0]).slice(0, 6);
       expect(() => f.store.revokeByHandle(prefix, 'revoked', 'admin')).to.throw(RangeError, /more than one session/);
       for (const sid of pair) expect(await get(f.store, sid)).to.not.equal(null);
     });
 
     it('returns null for a handle that names no live session', async () => {
-      await set(f.store, 'sid-gone', signedIn(f.alice));
+      await issue(f.store, 'sid-gone', signedIn(f.alice));
       f.store.revoke('sid-gone', 'logout');
       expect(f.store.revokeByHandle(hashSessionId('sid-gone').slice(0, 12), 'revoked', 'admin')).to.equal(null);
       const unknown = hashSessionId('sid-gone').startsWith('000000') ? 'ffffff' : '000000';
@@ -266,7 +267,7 @@ describe('session store: touches, cache and revocation', () => {
     });
 
     it('does not count an expired (not yet swept) session as a match', async () => {
-      await set(f.store, 'sid-stale', signedIn(f.alice));
+      await issue(f.store, 'sid-stale', signedIn(f.alice));
       f.clock.advance(2 * HOUR);
       expect(f.store.revokeByHandle(hashSessionId('sid-stale').slice(0, 12), 'revoked', 'admin')).to.equal(null);
     });
@@ -275,8 +276,8 @@ describe('session store: touches, cache and revocation', () => {
   describe('revokeUserSessions', () => {
     it("ends every session of the user except the one given, and no one else's", async () => {
       f = openStore();
-      for (const sid of ['sid-keep', 'sid-end-1', 'sid-end-2']) await set(f.store, sid, signedIn(f.alice));
-      await set(f.store, 'sid-bob', signedIn(f.bob));
+      for (const sid of ['sid-keep', 'sid-end-1', 'sid-end-2']) await issue(f.store, sid, signedIn(f.alice));
+      await issue(f.store, 'sid-bob', signedIn(f.bob));
       for (const sid of ['sid-keep', 'sid-end-1', 'sid-end-2', 'sid-bob']) await get(f.store, sid);
 
       expect(f.store.revokeUserSessions(f.alice, 'password-changed', { exceptSid: 'sid-keep', by: 'alice' })).to.equal(2);

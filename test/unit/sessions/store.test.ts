@@ -15,6 +15,7 @@ import {
   length,
   openStore,
   rowOf,
+  issue,
   set,
   signedIn,
   touch,
@@ -37,12 +38,12 @@ describe('session store: Store API', () => {
 
     it('round-trips the session data through set and get', async () => {
       const sess = signedIn(f.alice, { ip: '198.51.100.7' }, { flash: [{ kind: 'notice', text: 'Welcome back' }] });
-      await set(f.store, 'sid-roundtrip', sess);
+      await issue(f.store, 'sid-roundtrip', sess);
       expect(await get(f.store, 'sid-roundtrip')).to.deep.equal(sess);
     });
 
     it('copies user, bound IP and user agent into columns and keys the row by the SHA-256 of the ID', async () => {
-      await set(f.store, 'sid-columns', signedIn(f.alice, { ip: '198.51.100.7', userAgent: 'Firefox' }));
+      await issue(f.store, 'sid-columns', signedIn(f.alice, { ip: '198.51.100.7', userAgent: 'Firefox' }));
       const row = rowOf(f.ctx, hashSessionId('sid-columns'));
       expect(row).to.include({ user_id: f.alice, bound_ip: '198.51.100.7', user_agent: 'Firefox', deleted_at: null });
       expect(row?.id_hash).to.match(/^[0-9a-f]{64}$/);
@@ -51,7 +52,7 @@ describe('session store: Store API', () => {
 
   describe('soft delete', () => {
     it('gets null after destroy, and keeps the row with deleted_at and a reason', async () => {
-      await set(f.store, 'sid-destroy', signedIn(f.alice));
+      await issue(f.store, 'sid-destroy', signedIn(f.alice));
       await get(f.store, 'sid-destroy');
       f.clock.advance(5000);
       await destroy(f.store, 'sid-destroy');
@@ -60,14 +61,14 @@ describe('session store: Store API', () => {
     });
 
     it('gets null after revoke with a reason, and keeps the row with that reason', async () => {
-      await set(f.store, 'sid-revoke', signedIn(f.alice));
+      await issue(f.store, 'sid-revoke', signedIn(f.alice));
       expect(f.store.revoke('sid-revoke', 'ip-mismatch', { seen: '203.0.113.9' })).to.equal(true);
       expect(await get(f.store, 'sid-revoke')).to.equal(null);
       expect(rowOf(f.ctx, hashSessionId('sid-revoke'))).to.include({ deleted_at: f.clock.now(), delete_reason: 'ip-mismatch' });
     });
 
     it('reports a second revoke of the same session as not live and keeps the first reason', async () => {
-      await set(f.store, 'sid-twice', signedIn(f.alice));
+      await issue(f.store, 'sid-twice', signedIn(f.alice));
       f.store.revoke('sid-twice', 'logout');
       expect(f.store.revoke('sid-twice', 'revoked')).to.equal(false);
       expect(rowOf(f.ctx, hashSessionId('sid-twice'))?.delete_reason).to.equal('logout');
@@ -77,7 +78,7 @@ describe('session store: Store API', () => {
   describe('no resurrection', () => {
     it('does not bring a destroyed session back when a late set arrives', async () => {
       const sess = signedIn(f.alice);
-      await set(f.store, 'sid-late', sess);
+      await issue(f.store, 'sid-late', sess);
       await destroy(f.store, 'sid-late');
       const deletedAt = f.clock.now();
       f.clock.advance(1000);
@@ -92,7 +93,7 @@ describe('session store: Store API', () => {
     });
 
     it("does not bring a session back after revoke('logout')", async () => {
-      await set(f.store, 'sid-logout', signedIn(f.alice));
+      await issue(f.store, 'sid-logout', signedIn(f.alice));
       await get(f.store, 'sid-logout');
       f.store.revoke('sid-logout', 'logout');
       await set(f.store, 'sid-logout', signedIn(f.alice));
@@ -102,7 +103,7 @@ describe('session store: Store API', () => {
     });
 
     it('refuses to save a session past its idle expiry and marks the row expired', async () => {
-      await set(f.store, 'sid-idle-save', signedIn(f.alice));
+      await issue(f.store, 'sid-idle-save', signedIn(f.alice));
       f.clock.advance(HOUR);
       await set(f.store, 'sid-idle-save', signedIn(f.alice));
       expect(rowOf(f.ctx, hashSessionId('sid-idle-save'))).to.include({ deleted_at: f.clock.now(), delete_reason: 'expired' });
@@ -111,7 +112,7 @@ describe('session store: Store API', () => {
     });
 
     it('refuses to save a session past its absolute expiry even though it is in use', async () => {
-      await set(f.store, 'sid-abs-save', signedIn(f.alice));
+      await issue(f.store, 'sid-abs-save', signedIn(f.alice));
       for (let t = 0; t < 24 * HOUR - 30 * MINUTE; t += 30 * MINUTE) {
         f.clock.advance(30 * MINUTE);
         await touch(f.store, 'sid-abs-save', signedIn(f.alice));
@@ -124,7 +125,7 @@ describe('session store: Store API', () => {
     });
 
     it('accepts a save within the idle limit of a use whose touch is not yet written', async () => {
-      await set(f.store, 'sid-pending', signedIn(f.alice));
+      await issue(f.store, 'sid-pending', signedIn(f.alice));
       f.clock.advance(30_000);
       await touch(f.store, 'sid-pending', signedIn(f.alice)); // coalesced: held in memory
       f.clock.advance(HOUR - 10_000); // past 1h from the last write, not from the last use
@@ -140,7 +141,7 @@ describe('session store: Store API', () => {
     it('ends a session unused for the idle timeout, whatever its cookie says', async () => {
       const far = new Date(f.clock.now() + 365 * DAY);
       const sess = signedIn(f.alice, {}, { cookie: { originalMaxAge: 365 * DAY, expires: far, httpOnly: true, path: '/' } });
-      await set(f.store, 'sid-idle', sess);
+      await issue(f.store, 'sid-idle', sess);
       f.clock.advance(HOUR - 1);
       expect(await get(f.store, 'sid-idle')).to.not.equal(null);
       f.clock.advance(1);
@@ -149,7 +150,7 @@ describe('session store: Store API', () => {
     });
 
     it('moves the idle expiry on touch, so a used session outlives one idle period', async () => {
-      await set(f.store, 'sid-used', signedIn(f.alice));
+      await issue(f.store, 'sid-used', signedIn(f.alice));
       f.clock.advance(40 * MINUTE);
       await touch(f.store, 'sid-used', signedIn(f.alice));
       f.clock.advance(59 * MINUTE);
@@ -159,7 +160,7 @@ describe('session store: Store API', () => {
     });
 
     it('enforces the idle expiry from the row for a store that never cached the session', async () => {
-      await set(f.store, 'sid-fresh-store', signedIn(f.alice));
+      await issue(f.store, 'sid-fresh-store', signedIn(f.alice));
       const second = f.openSecond();
       f.clock.advance(HOUR + 1);
       expect(await get(second.sessions, 'sid-fresh-store')).to.equal(null);
@@ -167,7 +168,7 @@ describe('session store: Store API', () => {
     });
 
     it('ends a session at its absolute expiry even though it keeps being touched', async () => {
-      await set(f.store, 'sid-busy', signedIn(f.alice));
+      await issue(f.store, 'sid-busy', signedIn(f.alice));
       for (let t = 0; t < 24 * HOUR - 30 * MINUTE; t += 30 * MINUTE) {
         f.clock.advance(30 * MINUTE);
         await touch(f.store, 'sid-busy', signedIn(f.alice));
@@ -182,8 +183,8 @@ describe('session store: Store API', () => {
     });
 
     it('gives a remember-me session the remember_me lifetime instead of the idle and absolute limits', async () => {
-      await set(f.store, 'sid-remember', signedIn(f.alice, { remember: true }));
-      await set(f.store, 'sid-normal', signedIn(f.alice));
+      await issue(f.store, 'sid-remember', signedIn(f.alice, { remember: true }));
+      await issue(f.store, 'sid-normal', signedIn(f.alice));
       const start = f.clock.now();
       expect(rowOf(f.ctx, hashSessionId('sid-remember'))).to.include({ idle_timeout_ms: 30 * DAY, absolute_expires_at: start + 30 * DAY });
       f.clock.advance(2 * HOUR);
@@ -198,7 +199,7 @@ describe('session store: Store API', () => {
 
   describe('insert vs update', () => {
     it('keeps created_at and the absolute expiry when a session is updated', async () => {
-      await set(f.store, 'sid-update', signedIn(f.alice));
+      await issue(f.store, 'sid-update', signedIn(f.alice));
       const created = f.clock.now();
       f.clock.advance(10 * MINUTE);
       await set(f.store, 'sid-update', signedIn(f.alice, {}, { flash: [{ kind: 'notice', text: 'changed' }] }));
@@ -209,14 +210,14 @@ describe('session store: Store API', () => {
     });
 
     it('never changes the bound IP or user agent of an existing session on update', async () => {
-      await set(f.store, 'sid-bound', signedIn(f.alice, { ip: '192.0.2.10' }));
+      await issue(f.store, 'sid-bound', signedIn(f.alice, { ip: '192.0.2.10' }));
       f.clock.advance(MINUTE);
       await set(f.store, 'sid-bound', signedIn(f.alice, { ip: '203.0.113.66', userAgent: 'curl' }));
       expect(rowOf(f.ctx, hashSessionId('sid-bound'))).to.include({ user_id: f.alice, bound_ip: '192.0.2.10', user_agent: 'Mozilla/5.0 (test)' });
     });
 
     it("refuses to save another user's data into a session and ends it (fail closed)", async () => {
-      await set(f.store, 'sid-swap', signedIn(f.alice, { ip: '192.0.2.10' }));
+      await issue(f.store, 'sid-swap', signedIn(f.alice, { ip: '192.0.2.10' }));
       f.clock.advance(MINUTE);
       await set(f.store, 'sid-swap', signedIn(f.bob, { ip: '192.0.2.10' }));
       expect(await get(f.store, 'sid-swap')).to.equal(null);
@@ -227,7 +228,7 @@ describe('session store: Store API', () => {
     });
 
     it('does not turn a remembered session into a normal one (or back) on update', async () => {
-      await set(f.store, 'sid-keep-life', signedIn(f.alice, { remember: true }));
+      await issue(f.store, 'sid-keep-life', signedIn(f.alice, { remember: true }));
       f.clock.advance(MINUTE);
       await set(f.store, 'sid-keep-life', signedIn(f.alice, { remember: false }));
       expect(rowOf(f.ctx, hashSessionId('sid-keep-life'))).to.include({ idle_timeout_ms: 30 * DAY });
@@ -236,11 +237,11 @@ describe('session store: Store API', () => {
 
   describe('all, length and clear', () => {
     async function population(): Promise<void> {
-      await set(f.store, 'sid-will-expire', signedIn(f.alice));
+      await issue(f.store, 'sid-will-expire', signedIn(f.alice));
       f.clock.advance(50 * MINUTE);
-      await set(f.store, 'sid-live-a', signedIn(f.alice));
+      await issue(f.store, 'sid-live-a', signedIn(f.alice));
       await set(f.store, 'sid-live-b', anonymous({ flash: [{ kind: 'notice', text: 'b' }] }));
-      await set(f.store, 'sid-destroyed', signedIn(f.bob));
+      await issue(f.store, 'sid-destroyed', signedIn(f.bob));
       await destroy(f.store, 'sid-destroyed');
       f.clock.advance(14 * MINUTE); // sid-will-expire is now past its idle limit, not yet marked
     }
@@ -272,15 +273,15 @@ describe('session store: Store API', () => {
 
   describe('listing ended sessions', () => {
     it('lists signed-out and expired-but-unswept sessions, most recently ended first, without replaced IDs or visitors', async () => {
-      await set(f.store, 'sid-logout', signedIn(f.alice));
+      await issue(f.store, 'sid-logout', signedIn(f.alice));
       f.store.revoke('sid-logout', 'logout');
       f.clock.advance(MINUTE);
-      await set(f.store, 'sid-idle', signedIn(f.alice));
-      await set(f.store, 'sid-replaced', signedIn(f.alice));
+      await issue(f.store, 'sid-idle', signedIn(f.alice));
+      await issue(f.store, 'sid-replaced', signedIn(f.alice));
       await destroy(f.store, 'sid-replaced'); // express-session's regenerate(): reason "regenerated"
       await set(f.store, 'sid-visitor', anonymous());
       f.store.revoke('sid-visitor', 'revoked');
-      await set(f.store, 'sid-bob', signedIn(f.bob));
+      await issue(f.store, 'sid-bob', signedIn(f.bob));
       f.store.revoke('sid-bob', 'revoked');
       f.clock.advance(HOUR + MINUTE); // sid-idle is now past its idle expiry, not yet swept
 
@@ -298,14 +299,14 @@ describe('session store: Store API', () => {
     it('marks expired sessions, purges soft-deleted rows past retention and keeps newer ones', async () => {
       f.close();
       f = openStore({ session: { retention: '1d' } });
-      await set(f.store, 'sid-old-deleted', signedIn(f.alice));
+      await issue(f.store, 'sid-old-deleted', signedIn(f.alice));
       f.store.revoke('sid-old-deleted', 'logout');
       f.clock.advance(23 * HOUR);
-      await set(f.store, 'sid-recent-deleted', signedIn(f.alice));
+      await issue(f.store, 'sid-recent-deleted', signedIn(f.alice));
       f.store.revoke('sid-recent-deleted', 'revoked');
-      await set(f.store, 'sid-expiring', signedIn(f.bob));
+      await issue(f.store, 'sid-expiring', signedIn(f.bob));
       f.clock.advance(HOUR + MINUTE);
-      await set(f.store, 'sid-live', signedIn(f.bob));
+      await issue(f.store, 'sid-live', signedIn(f.bob));
 
       expect(f.store.sweep()).to.deep.equal({ expired: 1, purged: 1 });
       expect(rowOf(f.ctx, hashSessionId('sid-old-deleted'))).to.equal(undefined);
@@ -323,7 +324,7 @@ describe('session store: Store API', () => {
     it('purges ended pre-login sessions after a day, but keeps a deleted user\'s ended sessions for the retention period', async () => {
       await set(f.store, 'sid-visitor', anonymous());
       await destroy(f.store, 'sid-visitor');
-      await set(f.store, 'sid-member', signedIn(f.alice));
+      await issue(f.store, 'sid-member', signedIn(f.alice));
       f.ctx.accounts.delete('alice', 'test');
       f.clock.advance(DAY + 1);
       f.store.sweep();
