@@ -6,8 +6,10 @@
 // `proxy_pass` with a URI part; Tomcat and Jetty read "..;" as ".."; Windows servers take "\"
 // for "/" and drop trailing dots and spaces; Go keeps a raw "#" in the path. Whatever single
 // reading gatehouse picked, some upstream reads such a path differently, so "/public/..%2fadmin"
-// could match a `^/public/` bypass rule while the upstream serves /admin. Real browsers never
-// send these forms, so a 400 costs nobody anything.
+// could match a `^/public/` bypass rule while the upstream serves /admin. Browsers do not
+// make these forms from links (they resolve dot segments and turn "\" into "/" themselves);
+// an encoded "/" does occur in a few APIs (GitLab's project paths, RabbitMQ's "%2F" vhost),
+// and refusing it there is the price of a path nobody can read two ways.
 //
 // What is normalised (the readings every server shares): percent-encoded unreserved
 // characters are decoded ("/%61dmin" is "/admin", RFC 3986 §6.2.2.2), other percent-encoding
@@ -20,12 +22,18 @@ export type CanonicalPath = { ok: true; path: string } | { ok: false; message: s
 
 const refuse = (why: string): CanonicalPath => ({ ok: false, message: `The original path ${why}.` });
 
-/** Unreserved characters (RFC 3986 §2.3): the same whether percent-encoded or not. */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
-/** Characters a path segment may hold as they are: unreserved, sub-delims, ":" and "@". */
-const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]$/;
 /** A path that is canonical already: no "%", no empty or dot-led segment, only pchars. */
 const ALREADY_CANONICAL = /^(?:\/[A-Za-z0-9\-_~!$&'()*+,;=:@][A-Za-z0-9\-._~!$&'()*+,;=:@]*)*\/?$/;
+/** A segment that is canonical as it is (unless it is dot-like): pchars only, no "%". */
+const PCHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]+$/;
+/**
+ * ASCII by class: 2 unreserved (RFC 3986 §2.3: the same whether percent-encoded or not, so
+ * decoded), 1 the other characters a segment may hold as they are (sub-delims, ":", "@"),
+ * 0 everything else (kept or put in percent-encoding).
+ */
+const CLASS = new Uint8Array(128);
+for (const c of "!$&'()*+,;=:@") CLASS[c.charCodeAt(0)] = 1;
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') CLASS[c.charCodeAt(0)] = 2;
 /**
  * Segments some servers take for "." or "..": dots with ";" parameters (Tomcat, Jetty:
  * "..;jsessionid=x"), or only dots and spaces (Windows drops trailing dots and spaces).
@@ -34,12 +42,10 @@ const DOT_LIKE = /^(?:\.\.?;|[. ]*\.[. ]*$)/;
 const HEX = '0123456789ABCDEF';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-const encodeByte = (byte: number): string => `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
-
 interface Segment {
   /** The segment in canonical form. */
   text: string;
-  /** Every percent-escape decoded, for the dot-segment checks. */
+  /** Every percent-escape decoded, one character per byte: for the dot-segment checks. */
   decoded: string;
 }
 
@@ -50,15 +56,16 @@ interface Segment {
  */
 function segment(raw: string): Segment | string {
   let text = '';
-  const bytes: number[] = [];
+  let decoded = '';
+  let nonAscii = false;
   for (let i = 0; i < raw.length; i++) {
-    const char = raw[i] as string;
     let byte = raw.charCodeAt(i);
     let escaped = false;
-    if (char === '%') {
-      const hex = raw.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return 'has invalid percent-encoding (a "%" not followed by two hex digits)';
-      byte = parseInt(hex, 16);
+    if (byte === 0x25 /* % */) {
+      const high = hexValue(raw.charCodeAt(i + 1));
+      const low = hexValue(raw.charCodeAt(i + 2));
+      if (high < 0 || low < 0) return 'has invalid percent-encoding (a "%" not followed by two hex digits)';
+      byte = high * 16 + low;
       escaped = true;
       i += 2;
     }
@@ -66,21 +73,28 @@ function segment(raw: string): Segment | string {
     if (byte < 0x20 || byte === 0x7f) return 'contains NUL or another control character';
     if (escaped && byte === 0x2f) return 'contains an encoded "/" (%2F), which some servers decode into a separator';
     if (escaped && byte === 0x5c) return 'contains an encoded "\\" (%5C), which some servers decode into a separator';
-    if (!escaped && char === '\\') return 'contains a backslash, which some servers read as "/"';
-    if (!escaped && char === '#') return 'contains "#", which some servers read as the end of the path';
-    bytes.push(byte);
-    const ascii = String.fromCharCode(byte);
-    if (byte < 0x80 && (UNRESERVED.test(ascii) || (!escaped && PCHAR.test(ascii)))) text += ascii;
-    else text += encodeByte(byte);
+    if (!escaped && byte === 0x5c) return 'contains a backslash, which some servers read as "/"';
+    if (!escaped && byte === 0x23) return 'contains "#", which some servers read as the end of the path';
+    const kind = byte < 0x80 ? (CLASS[byte] as number) : 0;
+    if (byte >= 0x80) nonAscii = true;
+    decoded += String.fromCharCode(byte);
+    text += kind === 2 || (kind === 1 && !escaped) ? String.fromCharCode(byte) : `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
   }
-  let decoded: string;
-  try {
-    // Rejects truncated and overlong sequences ("%c0%ae" is not "."), surrogates and > U+10FFFF.
-    decoded = utf8.decode(Uint8Array.from(bytes));
-  } catch {
-    return 'is not valid UTF-8 once percent-decoded';
+  if (nonAscii) {
+    try {
+      // Rejects truncated and overlong sequences ("%c0%ae" is not "."), surrogates, > U+10FFFF.
+      utf8.decode(Buffer.from(decoded, 'latin1'));
+    } catch {
+      return 'is not valid UTF-8 once percent-decoded';
+    }
   }
   return { text, decoded };
+}
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 /** `raw`: the path of the original request-target as sent, starting with "/", without the query. */
@@ -97,6 +111,10 @@ export function canonicalPath(raw: string): CanonicalPath {
     if (part === '') {
       if (last) trailingSlash = true;
       else out.push('');
+      continue;
+    }
+    if (PCHARS.test(part) && !DOT_LIKE.test(part)) {
+      out.push(part);
       continue;
     }
     const seg = segment(part);
