@@ -9,9 +9,9 @@ import { normalizeIp } from '../theft/client-ip.js';
 export type Policy = 'bypass' | 'one_factor' | 'two_factor' | 'deny';
 
 export interface AccessRequest {
-  /** Lower-case host name without port. */
+  /** Host name without port (matched without case and without a trailing dot). */
   host: string;
-  /** Path with query, as the upstream saw it. */
+  /** The canonical path (canonical-path.ts) with the query. */
   path: string;
   method: string;
   ip: string;
@@ -62,6 +62,17 @@ export interface AccessControl {
 const HOST = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const SUBJECT = /^(user|group):[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/**
+ * Host names ignore case, and "app.example." (the DNS root spelt out) is "app.example": one
+ * form for matching, so neither dodges a domain rule (Authelia CVE-2026-48794, tinyauth
+ * CVE-2026-77560). The endpoints refuse a trailing dot before asking; decide() does not
+ * rely on its callers for that.
+ */
+function canonicalHost(host: string): string {
+  const lower = host.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
 function addNetwork(list: BlockList, entry: string): boolean {
   const [addr, bits, ...rest] = entry.split('/');
   if (rest.length || addr === undefined) return false;
@@ -105,7 +116,16 @@ export function compileAccessControl(section: AccessControlSection): { control: 
     });
     const resources = rule.resources?.map((source, i) => {
       try {
-        return new RegExp(source, 'u');
+        // Case-insensitive. Many upstreams ignore case (Express and ASP.NET routing, Windows
+        // and macOS file systems): with case-sensitive matching, "/ADMIN" would dodge a deny
+        // or subject rule on "^/admin" and still be served as /admin. The cost falls on a
+        // rule that opens something: a bypass rule on "^/public/" also opens "/PUBLIC/x". An
+        // upstream that ignores case serves that as /public/x, which the rule opens anyway;
+        // one that respects case would need a protected resource that differs from a public
+        // one only in case, which a household service does not have. The other way round
+        // (a rule that dodges by case) is a known bypass. The canonical path is ASCII only
+        // (canonical-path.ts), so no Unicode case folding ("ſ" as "s") comes into play.
+        return new RegExp(source, 'iu');
       } catch (err) {
         problems.push(`${key}.resources.${i}: not a valid regular expression (${(err as Error).message})`);
         return /$^/;
@@ -156,8 +176,8 @@ export function compileAccessControl(section: AccessControlSection): { control: 
     }
   };
 
-  const matchesRequest = (rule: CompiledRule, req: AccessRequest): boolean =>
-    rule.domains.some((d) => ('exact' in d ? req.host === d.exact : req.host.endsWith(d.suffix))) &&
+  const matchesRequest = (rule: CompiledRule, req: AccessRequest, host: string): boolean =>
+    rule.domains.some((d) => ('exact' in d ? host === d.exact : host.endsWith(d.suffix))) &&
     (rule.methods === null || rule.methods.has(req.method)) &&
     (rule.networks === null || inNetworks(rule.networks, req.ip)) &&
     (rule.resources === null || rule.resources.some((r) => r.test(req.path)));
@@ -177,9 +197,10 @@ export function compileAccessControl(section: AccessControlSection): { control: 
       // not undone by a later catch-all "*.home.example: one_factor". A deny rule with
       // subjects only refuses those subjects; everybody else goes on as usual.
       let claimed = false;
+      const host = canonicalHost(req.host);
       for (const rule of rules) {
         if (claimed && !rule.subject) continue;
-        if (!matchesRequest(rule, req)) continue;
+        if (!matchesRequest(rule, req, host)) continue;
         if (rule.subject) {
           // The rule depends on who asks: an anonymous request must sign in first.
           if (!subject) return { outcome: 'login', policy: rule.policy, rule: rule.index };

@@ -2,6 +2,7 @@
 
 import { isIP } from 'node:net';
 import type { AppContext } from '../context.js';
+import { readOriginalUrl } from '../access/original-request.js';
 import { normalizeIp } from '../theft/client-ip.js';
 import { CliError } from './io.js';
 
@@ -24,12 +25,28 @@ export function explainAccess(ctx: AppContext, rawUrl: string, opts: { user?: st
   const ip = opts.ip === undefined ? '' : normalizeIp(opts.ip);
   if (opts.ip !== undefined && isIP(ip) === 0) throw new CliError(`not an IP address: ${opts.ip}`, 2);
   const user = opts.user === undefined ? null : ctx.accounts.require(opts.user);
-  const decision = ctx.access.decide({ host: url.hostname, path: `${url.pathname}${url.search}`, method, ip }, user);
-  const rule = decision.rule === null ? null : ctx.config.access_control.rules[decision.rule];
   const who = user ? `${user.username} (groups: ${user.groups.join(', ') || 'none'})${user.disabled ? ' [disabled: every request is treated as signed out]' : ''}` : 'nobody signed in';
+  const from = `from:     ${ip || '(no client IP: rules with networks do not match)'}`;
+  // Read as the endpoints read X-Original-URL: the URL's UTF-8 bytes, one character per byte
+  // (as Node hands over a header), so the path is the one the rules would see, or refused.
+  const original = readOriginalUrl(Buffer.from(rawUrl, 'utf8').toString('latin1'), method);
+  if (!original.ok) {
+    return [
+      `request:  ${method} ${rawUrl.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`,
+      from,
+      `as:       ${who}`,
+      'rule:     none: refused before any rule is checked',
+      'policy:   -',
+      `answer:   400 bad request (/auth/verify and /auth/forward): ${original.message}`,
+    ];
+  }
+  const { host, path } = original.request;
+  const decision = ctx.access.decide({ host, path, method, ip }, user);
+  const rule = decision.rule === null ? null : ctx.config.access_control.rules[decision.rule];
   return [
     `request:  ${method} ${url.href}`,
-    `from:     ${ip || '(no client IP: rules with networks do not match)'}`,
+    `path:     ${path} (what resources match, ignoring case)`,
+    from,
     `as:       ${who}`,
     rule
       ? `rule:     #${decision.rule} ${JSON.stringify(rule)}`

@@ -280,7 +280,8 @@ describe('forward auth endpoints', () => {
       expect(res.location).to.equal('https://app.home.example/y');
     });
 
-    for (const rd of ['//evil.example/', 'https://home.example.evil.com/', 'https://user@evil.example/', 'javascript:alert(1)', 'https://app.home.example/%0d%0aSet-Cookie:%20x=1', 'http://app.home.example/']) {
+    // Userinfo around our domain: Pocket ID CVE-2026-28512.
+    for (const rd of ['//evil.example/', 'https://home.example.evil.com/', 'https://user@evil.example/', 'https://evil.example@home.example/', 'https://home.example@evil.example/', 'https://user:pass@photos.home.example/', 'javascript:alert(1)', 'https://app.home.example/%0d%0aSet-Cookie:%20x=1', 'http://app.home.example/']) {
       it(`a hostile rd lands on "/": ${rd}`, async () => {
         const b = anonymous();
         const page = await b.get(`/login?rd=${encodeURIComponent(rd)}`);

@@ -109,26 +109,55 @@ describe('the original request', () => {
       refused(readForVerify(req({ 'x-original-url': url, 'x-original-method': 'GET' })), /X-Original-URL is too long/);
     });
 
-    it('resolves dot segments, encoded or not, before rules see the path', () => {
-      for (const path of ['/public/../admin/x', '/public/%2e%2e/admin/x', '/public/.%2E/admin/x', '/./admin/x']) {
+    it('resolves plain dot segments and collapses "//" before rules see the path', () => {
+      for (const path of ['/public/../admin/x', '/./admin/x', '/admin//x', '/a/b/../../admin/./x']) {
         expect(ok(readForVerify(req({ 'x-original-url': `https://app.home.example${path}`, 'x-original-method': 'GET' }))).path, path).to.equal('/admin/x');
+      }
+    });
+
+    it('refuses encoded dot segments instead of resolving them (the upstream may not)', () => {
+      for (const path of ['/public/%2e%2e/admin/x', '/public/.%2E/admin/x', '/%2e/admin']) {
+        refused(readForVerify(req({ 'x-original-url': `https://app.home.example${path}`, 'x-original-method': 'GET' })), /encoded dot segment/);
       }
     });
 
     it('decodes percent-encoded unreserved characters (so "/%61dmin" is "/admin"), keeps reserved ones', () => {
       const path = (p: string) => ok(readForVerify(req({ 'x-original-url': `https://app.home.example${p}`, 'x-original-method': 'GET' }))).path;
       expect(path('/%61%64%6D%49%4e/x')).to.equal('/admIN/x');
-      expect(path('/a%2Fb?x=%41%26y')).to.equal('/a%2Fb?x=A%26y');
+      expect(path('/a%3bb?x=%41%26y&s=%2F')).to.equal('/a%3Bb?x=A%26y&s=%2F');
       expect(path('/%7e%5F%2d%2E%30')).to.equal('/~_-.0');
     });
 
     it('so an encoded path cannot dodge a resource rule the upstream would apply', () => {
       const section = accessControlSection.parse({ default_policy: 'bypass', rules: [{ domain: 'app.home.example', resources: ['^/admin(/|$)'], policy: 'deny' }] });
       const { control } = compileAccessControl(section);
-      for (const path of ['/admin/', '/%61dmin/', '/%61%64%6d%69%6e', '/x/../%61dmin/']) {
-        const r = ok(readForVerify(req({ 'x-original-url': `https://app.home.example${path}`, 'x-original-method': 'GET' })));
-        expect(control.decide({ host: r.host, path: r.path, method: r.method, ip: '192.0.2.1' }, null).outcome, path).to.equal('deny');
+      for (const path of ['/admin/', '/%61dmin/', '/%61%64%6d%69%6e', '/x/../%61dmin/', '/ADMIN', '/x//../admin', '/x/..%2fadmin', '/x/..;/admin']) {
+        const r = readForVerify(req({ 'x-original-url': `https://app.home.example${path}`, 'x-original-method': 'GET' }));
+        const outcome = r.ok ? control.decide({ host: r.request.host, path: r.request.path, method: r.request.method, ip: '192.0.2.1' }, null).outcome : 'refused';
+        expect(outcome, path).to.be.oneOf(['deny', 'refused']);
       }
+    });
+
+    it('reads the path as sent, not as the URL parser repairs it ("\\" is not "/")', () => {
+      refused(readForVerify(req({ 'x-original-url': 'https://app.home.example/public\\..\\admin', 'x-original-method': 'GET' })), /backslash/);
+      refused(readForVerify(req({ 'x-original-url': 'https://app.home.example\\admin', 'x-original-method': 'GET' })), /backslash/);
+      refused(readForVerify(req({ 'x-original-url': 'https:app.home.example/x', 'x-original-method': 'GET' })), /not an absolute URL/);
+    });
+
+    it('refuses whitespace or control characters anywhere in X-Original-URL (the parser would drop them)', () => {
+      for (const url of ['https://app.home.ex\tample/', 'https://app.home.example/a\nb', 'https://app.home.example/?q=a b']) {
+        refused(readForVerify(req({ 'x-original-url': url, 'x-original-method': 'GET' })), /whitespace or a control character/);
+      }
+    });
+
+    it('refuses a "#" in the path; drops a fragment after the query', () => {
+      refused(readForVerify(req({ 'x-original-url': 'https://app.home.example/public#/../admin', 'x-original-method': 'GET' })), /"#"/);
+      expect(ok(readForVerify(req({ 'x-original-url': 'https://app.home.example/p?q#/../admin', 'x-original-method': 'GET' }))).path).to.equal('/p?q');
+    });
+
+    it('a URL without a path is "/"', () => {
+      expect(ok(readForVerify(req({ 'x-original-url': 'https://app.home.example', 'x-original-method': 'GET' }))).path).to.equal('/');
+      expect(ok(readForVerify(req({ 'x-original-url': 'https://app.home.example?x=1', 'x-original-method': 'GET' }))).path).to.equal('/?x=1');
     });
 
     it('takes the first of duplicated X-Original-URL headers', () => {
@@ -185,9 +214,25 @@ describe('the original request', () => {
     });
 
     it('refuses a URI that is not an absolute path', () => {
-      for (const uri of ['x', 'https://evil.example/x', '//evil.example/x', '/\\evil.example', '/a b', '/a\tb']) {
+      for (const uri of ['x', 'https://evil.example/x', '//evil.example/x', '/a b', '/a\tb']) {
         refused(readForForward(req(forwarded({ 'x-forwarded-uri': uri }))), /URI header is missing or not an absolute path/);
       }
+      refused(readForForward(req(forwarded({ 'x-forwarded-uri': '/\\evil.example' }))), /backslash/);
+    });
+
+    it('canonicalises the path exactly as verify does; the query cannot change it', () => {
+      const path = (uri: string) => ok(readForForward(req(forwarded({ 'x-forwarded-uri': uri })))).path;
+      expect(path('/public/../%61dmin//x/?a=/../b')).to.equal('/admin/x/?a=/../b');
+      expect(path('/x?p=%2F..%2Fadmin')).to.equal('/x?p=%2F..%2Fadmin');
+      for (const uri of ['/public/..%2fadmin', '/public/%2e%2e/admin', '/public/..;/admin', '/public/%5c..%5cadmin', '/%2fadmin', '/a%00', '/a%zz']) {
+        expect(readForForward(req(forwarded({ 'x-forwarded-uri': uri }))).ok, uri).to.equal(false);
+      }
+    });
+
+    it('raw UTF-8 in the path (a header is Latin-1 to Node) is the same path as its percent-encoded form', () => {
+      const raw = Buffer.from('/café', 'utf8').toString('latin1');
+      expect(ok(readForForward(req(forwarded({ 'x-forwarded-uri': raw })))).path).to.equal('/caf%C3%A9');
+      expect(ok(readForForward(req(forwarded({ 'x-forwarded-uri': '/caf%c3%a9' })))).path).to.equal('/caf%C3%A9');
     });
 
     it('refuses an over-long URI, and says so', () => {

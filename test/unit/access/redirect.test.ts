@@ -97,6 +97,30 @@ describe('safe redirects (rd)', () => {
     });
   }
 
+  it('never follows userinfo: our domain before or after "@", or credentials on our own host (Pocket ID CVE-2026-28512)', () => {
+    for (const rd of [
+      'https://evil.example@home.example',
+      'https://evil.example@home.example/',
+      'https://evil.example@photos.home.example/x',
+      'https://home.example@evil.example',
+      'https://photos.home.example@evil.example/',
+      'https://home.example:443@evil.example/',
+      'https://user:pass@photos.home.example/',
+      'https://user:@photos.home.example/',
+      'https://:pass@photos.home.example/',
+      'https://photos.home.example%40evil.example/',
+      'https://evil.example%2f@photos.home.example/',
+      'wss://evil.example@home.example/socket',
+    ]) {
+      expect(safeRedirectTarget(rd, DOMAIN), rd).to.equal(null);
+    }
+    // An empty userinfo is no userinfo: what is used is the parsed URL, without the "@".
+    expect(safeRedirectTarget('https://@photos.home.example/', DOMAIN)).to.equal('https://photos.home.example/');
+    // An "@" after the host is path or query, not userinfo: the host is still ours.
+    expect(safeRedirectTarget('https://photos.home.example/@evil.example', DOMAIN)).to.equal('https://photos.home.example/@evil.example');
+    expect(safeRedirectTarget('https://photos.home.example/?u=a@evil.example', DOMAIN)).to.equal('https://photos.home.example/?u=a@evil.example');
+  });
+
   it('accepts exactly 2048 characters and refuses 2049', () => {
     const base = 'https://app.home.example/';
     expect(safeRedirectTarget(base + 'a'.repeat(2048 - base.length), DOMAIN)).to.be.a('string');

@@ -53,6 +53,20 @@ describe('access rules', () => {
       expect(allows({ domain: '*.Home.Example' }, 'https://app.home.example/')).to.equal(true);
     });
 
+    it('a mixed-case or trailing-dot host matches the same rules as the plain host (Authelia CVE-2026-48794, tinyauth CVE-2026-77560)', () => {
+      const control = rules(EXAMPLE);
+      const decide = (host: string, who: Subject | null) => control.decide({ host, path: '/', method: 'GET', ip: '203.0.113.10' }, who);
+      for (const host of ['Admin.Home.Example', 'ADMIN.HOME.EXAMPLE', 'admin.home.example.', 'Admin.Home.Example.']) {
+        expect(decide(host, alice), host).to.deep.equal(decide('admin.home.example', alice));
+        expect(decide(host, alice).outcome, host).to.equal('deny');
+        expect(decide(host, root).outcome, host).to.equal('allow');
+        expect(decide(host, null).outcome, host).to.equal('login');
+      }
+      for (const host of ['App.Home.Example', 'app.home.example.']) expect(decide(host, null).rule, host).to.equal(3);
+      // Only one trailing dot is the DNS root; anything else is another name.
+      expect(decide('admin.home.example..', root).rule).to.equal(null);
+    });
+
     it('"*." matches subdomains at any depth', () => {
       const rule = { domain: '*.home.example' };
       for (const url of ['https://app.home.example/', 'https://a.b.home.example/', 'https://x.y.z.home.example/p']) {
@@ -90,6 +104,27 @@ describe('access rules', () => {
       expect(allows(rule, 'https://app.home.example/file?share=abc123')).to.equal(true);
       expect(allows(rule, 'https://app.home.example/file?x=1&share=abc')).to.equal(true);
       expect(allows(rule, 'https://app.home.example/file')).to.equal(false);
+    });
+
+    it('ignore case, so /ADMIN cannot dodge a deny or subject rule on ^/admin in front of an upstream that ignores case', () => {
+      const control = rules({
+        default_policy: 'one_factor',
+        rules: [
+          { domain: 'app.home.example', resources: ['^/admin([/?]|$)'], subject: 'group:admins', policy: 'one_factor' },
+          { domain: 'app.home.example', resources: ['^/private/'], policy: 'deny' },
+        ],
+      });
+      for (const path of ['/admin', '/Admin', '/ADMIN/x', '/aDmIn?x=1']) {
+        expect(control.decide(at(`https://app.home.example${path}`), alice), path).to.include({ outcome: 'deny', reason: 'subject-mismatch' });
+        expect(control.decide(at(`https://app.home.example${path}`), root).outcome, path).to.equal('allow');
+      }
+      for (const path of ['/private/x', '/PRIVATE/x', '/Private/x']) expect(control.decide(at(`https://app.home.example${path}`), root).outcome, path).to.equal('deny');
+    });
+
+    it('ignore case in bypass rules too: /PUBLIC/ is what an upstream ignoring case serves as /public/', () => {
+      const rule = { domain: 'app.home.example', resources: ['^/public/'], policy: 'bypass' };
+      for (const path of ['/public/x', '/PUBLIC/x', '/Public/x']) expect(allows(rule, `https://app.home.example${path}`, { subject: null }), path).to.equal(true);
+      expect(allows(rule, 'https://app.home.example/publicx', { subject: null })).to.equal(false);
     });
 
     it('several resources: any of them matches; unanchored ones match anywhere', () => {

@@ -67,6 +67,29 @@ describe('gatehouse access check', () => {
     expect(check('https://elsewhere.example/')).to.match(/default_policy deny/);
   });
 
+  it('explains a URL the endpoints refuse (400) instead of matching it loosely', () => {
+    for (const [url, reason] of [
+      ['https://public.home.example/..%2fadmin', /encoded "\/"/],
+      ['https://public.home.example/%2e%2e/admin', /encoded dot segment/],
+      ['https://public.home.example/..;/admin', /dot segment with ";"/],
+      ['https://public.home.example/%5c..%5cadmin', /encoded "\\"/],
+      ['https://public.home.example/a\\..\\admin', /backslash/],
+      ['https://public.home.example/%zz', /percent-encoding/],
+      ['https://admin.home.example./', /not a host name/],
+    ] as const) {
+      const out = check(url, { user: 'alice' });
+      expect(out, url).to.match(/rule: +none: refused before any rule is checked/);
+      expect(out, url).to.match(/answer: +400 bad request \(\/auth\/verify and \/auth\/forward\): The original /).and.match(reason);
+      expect(out, url).not.to.match(/200/);
+    }
+  });
+
+  it('shows the canonical path the rules match, and matches hosts without case', () => {
+    const out = check('https://App.Home.Example/x/../%61pi//y?q=1', { user: 'bob', ip: '192.168.1.9', method: 'POST' });
+    expect(out).to.match(/path: +\/api\/y\?q=1 /).and.match(/rule: +#3 /).and.match(/403/);
+    expect(check('https://nas.home.example/API/x', { user: 'bob', ip: '192.168.1.9', method: 'POST' })).to.match(/rule: +#3 /);
+  });
+
   it('refuses a bad URL, IP, method or user clearly', () => {
     for (const [url, opts] of [
       ['not a url', {}],
