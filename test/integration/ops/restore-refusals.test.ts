@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { backupDatabase, checkDatabaseFile, restoreDatabase } from '../../../src/db/backup.js';
 import { databasePath } from '../../../src/db/connection.js';
 import { migrate, readMigrations } from '../../../src/db/migrate.js';
-import { runRestore } from '../../../src/cli/ops.js';
+import { runDbCheck, runRestore } from '../../../src/cli/ops.js';
 import { buildOnce, gatehouse } from '../../support/cli.js';
 import { addUser, startApp, tempDir, testConfig } from '../../support/harness.js';
 
@@ -177,6 +177,19 @@ describe('restore and db check refuse what the migrations do not create', functi
     raw.exec('CREATE VIEW everyone AS SELECT * FROM users');
     raw.close();
     expectRefused(added, ['view "everyone"']);
+  });
+
+  it('db check of the live database names an object added to it, and backup refuses to copy it', async () => {
+    const app = await startApp({ dataDir: dir() });
+    await app.close({ remove: false });
+    expect(runDbCheck(testConfig(app.dataDir)).join('\n')).to.contain('schema: only what the migrations create');
+    const raw = new Database(databasePath(app.dataDir));
+    raw.exec('CREATE TRIGGER copy_hash AFTER UPDATE ON users BEGIN SELECT 1; END');
+    raw.close();
+    expect(() => runDbCheck(testConfig(app.dataDir))).to.throw('schema: unexpected trigger "copy_hash" on table "users"');
+    let refused = '';
+    await backupDatabase(app.dataDir, join(dir(), 'b.db')).catch((err: Error) => (refused = err.message));
+    expect(refused).to.contain('unexpected trigger "copy_hash"');
   });
 
   it('refuses a backup from a newer gatehouse', () => {
