@@ -293,7 +293,7 @@ function program(io: Io): Command {
     .command('db')
     .description('database maintenance')
     .command('check [file]')
-    .description('integrity and foreign-key check of the database (or of a backup file); exit 1 on problems')
+    .description('schema (only what the migrations create), integrity and foreign-key check of the database (or of a backup file); exit 1 on problems')
     .action((file: string | undefined) => {
       for (const line of runDbCheck(currentConfig(), file)) io.out(line);
     });

@@ -3,7 +3,7 @@
 
 import { stringify as toYaml } from 'yaml';
 import type { Config } from '../config/schema.js';
-import { backupDatabase, checkDatabaseFile, restoreDatabase } from '../db/backup.js';
+import { backupDatabase, checkDatabaseFile, reportProblems, restoreDatabase } from '../db/backup.js';
 import { databasePath } from '../db/connection.js';
 import { readMigrations } from '../db/migrate.js';
 import { CliError } from './io.js';
@@ -78,20 +78,25 @@ export function runRestore(config: Config, file: string): string[] {
   lines.push(r.previous ? `the replaced database is kept as ${r.previous}` : 'there was no database before');
   if (r.cookieKey === 'restored') lines.push("the backup's cookie key was written to secrets.json (the old one is kept as a .bak): sessions in the backup work again");
   if (r.cookieKey === 'kept') lines.push('the backup holds no cookie key: secrets.json is unchanged, so sessions from the backup need a new sign-in unless the key is the same');
+  if (r.ignoredSecrets.length) lines.push(`unknown keys in the backup's stored secrets were left out of secrets.json: ${r.ignoredSecrets.join(', ')}`);
   lines.push('start the server again (e.g. "systemctl start gatehouse")');
   return lines;
 }
 
-/** `db check`: prints the report; throws (exit 1) when there are problems. */
+/**
+ * `db check`: prints the report; throws (exit 1) when there are problems. A file given is
+ * checked as a backup (it may hold the stored keys); the live database may not hold them.
+ */
 export function runDbCheck(config: Config, file?: string): string[] {
   const target = file ?? databasePath(config.data_dir);
-  const report = checkDatabaseFile(target);
+  const report = checkDatabaseFile(target, { backup: file !== undefined });
   const known = readMigrations().length;
   const lines = [`${target}: schema version ${report.schemaVersion} (this gatehouse: ${known})`];
   if (report.ok) {
-    lines.push('integrity check: ok', 'foreign keys: ok');
+    lines.push('schema: only what the migrations create', 'integrity check: ok', 'foreign keys: ok');
+    if (report.ignoredSecrets.length) lines.push(`stored secrets: unknown keys a restore leaves out: ${report.ignoredSecrets.join(', ')}`);
     return lines;
   }
-  const problems = [...report.integrity.map((p) => `integrity: ${p}`), ...report.foreignKeys.map((p) => `foreign key: ${p}`)];
+  const problems = reportProblems(report);
   throw new CliError(`${lines[0]}\n${problems.map((p) => `  - ${p}`).join('\n')}\n${problems.length} problem(s); restore a backup ("gatehouse restore FILE") or ask for help`, 1);
 }

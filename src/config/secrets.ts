@@ -23,6 +23,22 @@ const UPGRADE_WAIT_MS = 25;
 const isTwoFactorKey = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{43}$/.test(v) && Buffer.from(v, 'base64url').length === 32;
 const isCookieSecret = (v: unknown): v is string => typeof v === 'string' && v.length >= 32;
 
+/** Every key of secrets.json with its check: used at start-up and when a restore writes keys back. */
+const SECRET_CHECKS: { [K in keyof Secrets]: { valid: (v: unknown) => v is string; problem: string } } = {
+  cookieSecret: { valid: isCookieSecret, problem: 'is not a string of at least 32 characters' },
+  twoFactorKey: { valid: isTwoFactorKey, problem: 'is not 32 bytes of base64url' },
+};
+
+/** The keys secrets.json holds; a backup carries these and a restore takes no others. */
+export const SECRET_KEYS = Object.keys(SECRET_CHECKS) as Array<keyof Secrets>;
+
+export const isSecretKey = (key: string): key is keyof Secrets => Object.hasOwn(SECRET_CHECKS, key);
+
+/** Why `value` cannot serve as the secret `key` ("twoFactorKey is not …"), or null when it can. */
+export function secretProblem(key: keyof Secrets, value: unknown): string | null {
+  return SECRET_CHECKS[key].valid(value) ? null : `${key} ${SECRET_CHECKS[key].problem}`;
+}
+
 function readSecretsFile(file: string): { found: boolean; existing: Record<string, unknown> } {
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
@@ -33,9 +49,8 @@ function readSecretsFile(file: string): { found: boolean; existing: Record<strin
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
     const existing = parsed as Record<string, unknown>;
     // Replacing a damaged key would make every enrolled authenticator unreadable: refuse.
-    if (existing.twoFactorKey !== undefined && !isTwoFactorKey(existing.twoFactorKey)) {
-      throw new Error('twoFactorKey is not 32 bytes of base64url; restore it from a backup of secrets.json (without it every second factor must be reset)');
-    }
+    const damaged = existing.twoFactorKey === undefined ? null : secretProblem('twoFactorKey', existing.twoFactorKey);
+    if (damaged) throw new Error(`${damaged}; restore it from a backup of secrets.json (without it every second factor must be reset)`);
     return { found: true, existing };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { found: false, existing: {} };

@@ -6,6 +6,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { databasePath, type Db } from './connection.js';
 import { migrate, readMigrations } from './migrate.js';
+import { schemaDifferences, shownName } from './schema-check.js';
+import { isSecretKey, SECRET_KEYS, secretProblem, type Secrets } from '../config/secrets.js';
 import { OperatorError } from '../lib/errors.js';
 
 /*
@@ -17,6 +19,7 @@ import { OperatorError } from '../lib/errors.js';
  * Restore removes the table again and writes the keys back to secrets.json.
  */
 const META_TABLE = 'gatehouse_backup';
+const META_SQL = `CREATE TABLE ${META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`;
 const FORMAT = 'gatehouse-backup-1';
 
 
@@ -25,6 +28,12 @@ export interface CheckReport {
   integrity: string[];
   /** PRAGMA foreign_key_check rows, as "table row R points to missing PARENT". */
   foreignKeys: string[];
+  /** Tables, indexes, views and triggers that are not what the migrations create, each named. */
+  schema: string[];
+  /** Malformed keys among the secrets a backup file holds (none for a database). */
+  secrets: string[];
+  /** Unknown keys among them: a restore leaves them out. */
+  ignoredSecrets: string[];
   /** Highest applied migration (0: none, or not a gatehouse database). */
   schemaVersion: number;
   ok: boolean;
@@ -36,13 +45,79 @@ export function schemaVersion(db: Db): number {
   return (db.prepare('SELECT coalesce(max(version), 0) FROM schema_migrations').pluck().get() as number) ?? 0;
 }
 
-export function checkDatabase(db: Db): CheckReport {
+/**
+ * Checks a database, or with `backup` a backup file (which may also hold the table with the
+ * stored keys): its schema against what the migrations of its version create, the stored
+ * keys, SQLite's integrity check and the foreign keys.
+ */
+export function checkDatabase(db: Db, options: { backup?: boolean } = {}): CheckReport {
+  const version = schemaVersion(db);
+  const known = readMigrations();
+  const hasMeta = options.backup === true && db.prepare('SELECT 1 FROM sqlite_schema WHERE name = ?').get(META_TABLE) !== undefined;
+  const schema =
+    version === 0
+      ? ['no schema_migrations table: not a gatehouse database']
+      : version > known.length
+        ? [`schema version ${version} is newer than this gatehouse (${known.length}): its schema cannot be checked`]
+        : schemaDifferences(db, version, known, hasMeta ? META_SQL : '');
+  // The stored keys are read only from a table known to be the one backups write.
+  const stored = hasMeta && schema.length === 0 ? storedSecrets(db) : { secrets: null, problems: [], ignored: [] };
   // max 100 lines: a badly damaged file can report thousands; the first ones say enough.
   const integrity = (db.pragma('integrity_check(100)') as Array<{ integrity_check: string }>).map((r) => r.integrity_check).filter((line) => line !== 'ok');
   const foreignKeys = (db.pragma('foreign_key_check') as Array<{ table: string; rowid: number | null; parent: string }>).map(
     (r) => `${r.table} row ${r.rowid ?? '?'} points to a missing ${r.parent} row`,
   );
-  return { integrity, foreignKeys, schemaVersion: schemaVersion(db), ok: integrity.length === 0 && foreignKeys.length === 0 };
+  const ok = schema.length === 0 && stored.problems.length === 0 && integrity.length === 0 && foreignKeys.length === 0;
+  return { integrity, foreignKeys, schema, secrets: stored.problems, ignoredSecrets: stored.ignored, schemaVersion: version, ok };
+}
+
+/** The problems of a failed report, one line each, for a message. */
+export function reportProblems(report: CheckReport): string[] {
+  return [
+    ...report.schema.map((p) => `schema: ${p}`),
+    ...report.secrets.map((p) => `stored secrets: ${p}`),
+    ...report.integrity.map((p) => `integrity: ${p}`),
+    ...report.foreignKeys.map((p) => `foreign key: ${p}`),
+  ];
+}
+
+type BackedUpSecrets = Partial<Secrets>;
+
+/**
+ * The keys a backup file holds: only the known ones, each checked as at start-up (a damaged
+ * second-factor key would stop the server); unknown keys are left out and named.
+ */
+function storedSecrets(db: Db): { secrets: BackedUpSecrets | null; problems: string[]; ignored: string[] } {
+  const value = (key: string) => (db.prepare(`SELECT value FROM ${META_TABLE} WHERE key = ?`).pluck().get(key) as string | undefined) ?? null;
+  const stored = value('secrets');
+  // Backups from before the second-factor key carried the cookie key alone.
+  const legacy = value('cookie_secret');
+  let parsed: unknown = null;
+  if (stored !== null) {
+    try {
+      parsed = JSON.parse(stored);
+    } catch {
+      return { secrets: null, problems: ['secrets is not valid JSON'], ignored: [] };
+    }
+  } else if (legacy !== null) {
+    parsed = { cookieSecret: legacy };
+  } else {
+    return { secrets: null, problems: [], ignored: [] };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { secrets: null, problems: ['secrets is not a JSON object'], ignored: [] };
+  const secrets: BackedUpSecrets = {};
+  const problems: string[] = [];
+  const ignored: string[] = [];
+  for (const [key, v] of Object.entries(parsed)) {
+    if (!isSecretKey(key)) {
+      ignored.push(shownName(key));
+      continue;
+    }
+    const problem = secretProblem(key, v);
+    if (problem) problems.push(problem);
+    else secrets[key] = v as string;
+  }
+  return { secrets: problems.length ? null : secrets, problems, ignored };
 }
 
 /** Opens an existing SQLite file for reading, with a clear message when it is not one. */
@@ -60,11 +135,11 @@ function openExisting(file: string, what: string, options: { readonly?: boolean 
   return db;
 }
 
-/** Integrity and foreign-key check of a database file (the live one, or a backup). */
-export function checkDatabaseFile(file: string): CheckReport {
+/** Schema, stored-key, integrity and foreign-key check of a database file (the live one, or a backup). */
+export function checkDatabaseFile(file: string, options: { backup?: boolean } = { backup: true }): CheckReport {
   const db = openExisting(file, 'database');
   try {
-    return checkDatabase(db);
+    return checkDatabase(db, options);
   } finally {
     db.close();
   }
@@ -80,14 +155,11 @@ function fsyncPath(path: string): void {
 }
 
 /** The keys in secrets.json a restore needs: the cookie key and the second-factor key. */
-const SECRET_FIELDS = ['cookieSecret', 'twoFactorKey'] as const;
-type BackedUpSecrets = Partial<Record<(typeof SECRET_FIELDS)[number], string>>;
-
 function readSecrets(dataDir: string): BackedUpSecrets | null {
   try {
     const parsed = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, unknown>;
     const secrets: BackedUpSecrets = {};
-    for (const field of SECRET_FIELDS) if (typeof parsed[field] === 'string') secrets[field] = parsed[field];
+    for (const field of SECRET_KEYS) if (typeof parsed[field] === 'string') secrets[field] = parsed[field];
     return secrets.cookieSecret ? secrets : null;
   } catch {
     return null;
@@ -139,9 +211,9 @@ export async function backupDatabase(dataDir: string, target: string, options: {
       // A self-contained file: no -wal beside it to forget when copying it elsewhere.
       copy.pragma('journal_mode = DELETE');
       const report = checkDatabase(copy);
-      if (!report.ok) throw new OperatorError(`the copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}; run "gatehouse db check"`);
+      if (!report.ok) throw new OperatorError(`the copy failed its check: ${reportProblems(report).slice(0, 5).join('; ')}; run "gatehouse db check"`);
       const secrets = readSecrets(dataDir);
-      copy.exec(`CREATE TABLE ${META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`);
+      copy.exec(META_SQL);
       const put = copy.prepare(`INSERT INTO ${META_TABLE} (key, value) VALUES (?, ?)`);
       put.run('format', FORMAT);
       put.run('created_at', new Date().toISOString());
@@ -177,12 +249,16 @@ export interface RestoreResult {
   previous: string | null;
   /** The cookie key: restored from the backup, kept (none in the backup), or unchanged. */
   cookieKey: 'restored' | 'kept' | 'same';
+  /** Unknown keys in the backup's stored secrets, left out (quoted for the terminal). */
+  ignoredSecrets: string[];
   users: number;
 }
 
 /**
  * Makes the database usable again from a backup while the server is stopped: checks the
- * file (integrity, foreign keys, a schema this gatehouse knows), brings it to the current
+ * file (exactly the schema objects the migrations of its version create, nothing else, as a
+ * backup could otherwise bring e.g. a trigger copying password hashes into the audit log;
+ * valid stored keys; integrity; foreign keys), brings it to the current
  * schema in a staging copy, keeps the current database as gatehouse.db.<time>.bak, and
  * renames the staging copy into place (atomic: the path always names a whole database).
  */
@@ -190,21 +266,26 @@ export function restoreDatabase(dataDir: string, backupFile: string, now = new D
   const target = databasePath(dataDir);
   const source = openExisting(resolve(backupFile), 'backup', { readonly: true });
   let secrets: BackedUpSecrets | null = null;
+  let ignoredSecrets: string[] = [];
   let version: number;
   try {
-    const report = checkDatabase(source);
-    if (!report.ok) throw new OperatorError(`the backup is damaged: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
+    // Everything is checked before anything is copied or migrated: a trigger in the file
+    // would fire during the migration already.
+    const report = checkDatabase(source, { backup: true });
     version = report.schemaVersion;
     if (version === 0) throw new OperatorError(`${backupFile} is not a gatehouse database (no schema_migrations table)`);
     const known = readMigrations().length;
     if (version > known) throw new OperatorError(`the backup has schema version ${version}, newer than this gatehouse (${known}); restore it with the gatehouse version that made it`);
-    const hasMeta = source.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(META_TABLE);
-    if (hasMeta) {
-      const value = (key: string) => (source.prepare(`SELECT value FROM ${META_TABLE} WHERE key = ?`).pluck().get(key) as string | undefined) ?? null;
-      const stored = value('secrets');
-      // Backups from before the second-factor key carried the cookie key alone.
-      const legacy = value('cookie_secret');
-      secrets = stored ? (JSON.parse(stored) as BackedUpSecrets) : legacy ? { cookieSecret: legacy } : null;
+    if (report.schema.length) {
+      throw new OperatorError(
+        `refusing ${backupFile}: its schema is not what gatehouse's migrations (version ${version}) create — ${report.schema.join('; ')}. ` +
+          'A backup made by "gatehouse backup" has no such changes; nothing was changed',
+      );
+    }
+    if (report.secrets.length) throw new OperatorError(`refusing ${backupFile}: its stored secrets are not usable — ${report.secrets.join('; ')}; nothing was changed`);
+    if (!report.ok) throw new OperatorError(`the backup is damaged: ${reportProblems(report).slice(0, 5).join('; ')}`);
+    if (source.prepare('SELECT 1 FROM sqlite_schema WHERE name = ?').get(META_TABLE)) {
+      ({ secrets, ignored: ignoredSecrets } = storedSecrets(source));
     }
   } catch (err) {
     source.close();
@@ -229,7 +310,7 @@ export function restoreDatabase(dataDir: string, backupFile: string, now = new D
         throw new OperatorError(`the backup cannot be brought to this gatehouse's schema: ${(err as Error).message}`);
       }
       const report = checkDatabase(staged);
-      if (!report.ok) throw new OperatorError(`the restored copy failed its integrity check: ${[...report.integrity, ...report.foreignKeys].slice(0, 5).join('; ')}`);
+      if (!report.ok) throw new OperatorError(`the restored copy failed its check: ${reportProblems(report).slice(0, 5).join('; ')}`);
       version = report.schemaVersion;
     } finally {
       staged.close();
@@ -252,7 +333,7 @@ export function restoreDatabase(dataDir: string, backupFile: string, now = new D
     for (const extra of [`${target}-wal`, `${target}-shm`]) rmSync(extra, { force: true });
     fsyncPath(dataDir);
     const cookieKey = restoreSecrets(dataDir, secrets, now);
-    return { schemaVersion: version, previous, cookieKey, users };
+    return { schemaVersion: version, previous, cookieKey, ignoredSecrets, users };
   } finally {
     rmSync(staging, { force: true });
     current?.close();
@@ -297,7 +378,7 @@ function restoreSecrets(dataDir: string, secrets: BackedUpSecrets | null, now: D
   if (!secrets?.cookieSecret) return 'kept';
   const file = join(dataDir, 'secrets.json');
   const existing = readSecrets(dataDir) ?? {};
-  if (SECRET_FIELDS.every((f) => secrets[f] === undefined || existing[f] === secrets[f])) return 'same';
+  if (SECRET_KEYS.every((f) => secrets[f] === undefined || existing[f] === secrets[f])) return 'same';
   if (existsSync(file)) copyFileSync(file, `${file}.${stamp(now)}.bak`);
   const temp = `${file}.${process.pid}.tmp`;
   let other: Record<string, unknown> = {};

@@ -64,6 +64,18 @@ describe('login throttling', () => {
     expect(sixth.text).to.contain('value="alice"'); // the form is shown again, as for a 401
   });
 
+  // Regression guard for username case in throttling (cf. Authelia CVE-2026-47203): counting
+  // failures under the name as typed would give every spelling its own budget.
+  it('counts Bob, BOB, bob and fullwidth ｂｏｂ against one per-user budget', async () => {
+    await start();
+    await addUser(app.ctx, 'bob');
+    const spellings = ['Bob', 'BOB', 'bob', '\uff42\uff4f\uff42', '\uff22\uff2f\uff22'];
+    for (const [i, name] of spellings.entries()) expect((await login(`203.0.113.${i + 1}`, name, WRONG)).status, name).to.equal(401);
+    expectThrottled(await login('203.0.113.20', 'bob', GOOD_PASSWORD));
+    expectThrottled(await login('203.0.113.21', 'Bob', GOOD_PASSWORD));
+    expect(app.ctx.regulator.listBans().map((b) => [b.scope, b.username])).to.deep.equal([['user', 'bob']]);
+  });
+
   it('treats an unknown username the same way (no hint whether the user exists)', async () => {
     await start();
     const statuses: number[] = [];
