@@ -40,6 +40,8 @@ export function wantsJson(req: Request): boolean {
 
 export function sendError(req: Request, res: Parameters<RequestHandler>[1], error: AppError): void {
   if (wantsJson(req)) {
+    // Every 401 of the API names its scheme (RFC 9110), also a session that ended mid-request.
+    if (error.status === 401 && req.path.startsWith('/api/') && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer realm="gatehouse"');
     res.status(error.status).set('Cache-Control', 'no-store').json({ error: { code: error.code, message: error.publicMessage } });
     return;
   }
