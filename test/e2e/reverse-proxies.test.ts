@@ -83,8 +83,18 @@ for (const [name, start] of Object.entries(proxies)) {
       await signIn('alice');
       await page.waitForURL(at('app', '/photos?album=1'));
       expect(await page.textContent('#who')).to.equal('user=alice groups=admins');
-      const cookie = (await context.cookies()).find((c) => c.name === '__Secure-gatehouse');
-      expect(cookie).to.deep.include({ domain: `.${DOMAIN}`, secure: true, httpOnly: true, sameSite: 'Lax' });
+      const cookies = await context.cookies();
+      // The forward-auth cookie is shared with the cookie domain; the portal's stays on its host.
+      expect(cookies.find((c) => c.name === '__Secure-gatehouse_forward')).to.deep.include({ domain: `.${DOMAIN}`, secure: true, httpOnly: true, sameSite: 'Lax' });
+      expect(cookies.find((c) => c.name === '__Host-gatehouse')).to.deep.include({ domain: `auth.${DOMAIN}`, secure: true, httpOnly: true, sameSite: 'Lax' });
+      // The proxy keeps gatehouse's cookie from the service; the service's own cookies pass.
+      await context.addCookies([{ name: 'app_pref', value: 'dark', domain: `app.${DOMAIN}`, path: '/', secure: true }]);
+      await page.goto(at('app', '/with-cookies'));
+      const seen = upstream.seen.filter((s) => s.path === '/with-cookies');
+      expect(seen).to.have.length(1);
+      expect(seen[0]?.cookie ?? '').to.not.include('gatehouse');
+      expect(seen[0]?.cookie ?? '').to.include('app_pref=dark');
+      expect(upstream.seen.filter((s) => (s.cookie ?? '').includes('gatehouse'))).to.deep.equal([]);
 
       // The admin host lets an administrator in.
       await page.goto(at('admin'));

@@ -53,6 +53,7 @@ export async function startUpstream(): Promise<{ port: number; server: Server; s
       user: req.headers['remote-user'] as string | undefined,
       groups: req.headers['remote-groups'] as string | undefined,
       name: req.headers['remote-name'] as string | undefined,
+      cookie: req.headers.cookie,
     };
     seen.push(who);
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
@@ -131,6 +132,11 @@ http {
   ssl_certificate ${tls.cert};
   ssl_certificate_key ${tls.key};
 
+  map $http_cookie $cookie_without_gatehouse {
+    default $http_cookie;
+    "~^(?<before>.*?)(?:^|;\\s*)__Secure-gatehouse_forward=[^;]*(?<after>.*)$" "$before$after";
+  }
+
   server {
     listen 127.0.0.1:${port} ssl;
     server_name auth.${DOMAIN};
@@ -156,6 +162,7 @@ http {
       proxy_set_header Remote-Groups $groups;
       proxy_set_header Remote-Name $name;
       proxy_set_header Remote-Email $email;
+      proxy_set_header Cookie $cookie_without_gatehouse;
       proxy_set_header Host $http_host;
       error_page 401 =302 $login;
       proxy_pass http://127.0.0.1:${upstream};
@@ -207,7 +214,9 @@ https://app.${DOMAIN}:${port}, https://admin.${DOMAIN}:${port} {
     uri /auth/forward
     copy_headers Remote-User Remote-Groups Remote-Name Remote-Email
   }
-  reverse_proxy 127.0.0.1:${upstream}
+  reverse_proxy 127.0.0.1:${upstream} {
+    header_up Cookie "(^|;\\s*)__Secure-gatehouse_forward=[^;]*" "$1"
+  }
 }
 `,
   );
