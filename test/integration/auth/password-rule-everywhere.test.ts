@@ -83,7 +83,10 @@ describe('the password rule, everywhere a password is set', () => {
 
   describe('CLI', () => {
     let dir: string;
-    before(() => buildOnce());
+    before(function () {
+      this.timeout(180_000);
+      buildOnce();
+    });
     beforeEach(() => {
       dir = tempDir();
     });
