@@ -76,7 +76,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     } catch (err) {
       return showForm(req, res, 400, { error: (err as AppError).publicMessage, rd });
     }
-    // The policy first: cheap, and a refused new password costs no throttle attempt.
+    // The policy first (its estimate runs in the worker): a refused new password costs no throttle attempt.
     // With a second factor on the account, 8 characters are enough (NIST SP 800-63B-4).
     const hasSecondFactor = ctx.twoFactor.isEnabled(user.id);
     const problems = await ctx.accounts.passwordProblems(form.new_password, user.username, hasSecondFactor);
