@@ -3,7 +3,8 @@
 // typing stops and shows a <meter> with advice in a live region right after the input.
 // Without JavaScript nothing changes: the server checks the password on submit anyway.
 // Optional: data-strength-username="name" on the input names whose password it is;
-// otherwise the form's username field is used, otherwise the signed-in user.
+// otherwise the form's username field is used, otherwise the signed-in user. On the setup
+// page (not signed in) the form's hidden setup token goes along as X-Setup-Token.
 (function () {
   'use strict';
   var LABELS = ['Very weak', 'Weak', 'Fair', 'Strong', 'Very strong'];
@@ -14,6 +15,9 @@
     var form = input.form;
     var csrf = form && form.querySelector('input[name="_csrf"]');
     if (!csrf || !window.fetch) return;
+    var setupToken = form.querySelector('input[type="hidden"][name="token"]');
+    var headers = { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrf.value };
+    if (setupToken) headers['X-Setup-Token'] = setupToken.value;
 
     var id = 'strength-' + ++counter;
     var box = document.createElement('div');
@@ -77,7 +81,7 @@
       fetch('/password/strength', {
         method: 'POST',
         credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrf.value },
+        headers: headers,
         body: JSON.stringify({ password: password, username: username() }),
         signal: inflight ? inflight.signal : undefined,
       })

@@ -17,6 +17,7 @@ import { isAdmin } from '../users/groups.js';
 import { normalizeUsername } from '../users/username.js';
 import { clientIp } from '../theft/client-ip.js';
 import { formPassword, formText, parseForm } from '../http/form-fields.js';
+import { strengthRateLimit } from '../throttle/rate-limit.js';
 import { passwordStrength } from './strength.js';
 
 const changeForm = z.object({
@@ -75,10 +76,10 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     } catch (err) {
       return showForm(req, res, 400, { error: (err as AppError).publicMessage, rd });
     }
-    // The policy first: cheap, and a refused new password costs no throttle attempt.
+    // The policy first (its estimate runs in the worker): a refused new password costs no throttle attempt.
     // With a second factor on the account, 8 characters are enough (NIST SP 800-63B-4).
     const hasSecondFactor = ctx.twoFactor.isEnabled(user.id);
-    const problems = ctx.accounts.passwordProblems(form.new_password, user.username, hasSecondFactor);
+    const problems = await ctx.accounts.passwordProblems(form.new_password, user.username, hasSecondFactor);
     if (problems.length) return showForm(req, res, 400, { error: 'The new password cannot be used:', problems, rd });
     try {
       await confirmPassword(ctx, req, form.current_password);
@@ -117,16 +118,29 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
   };
 
   /**
-   * The meter's check. It works for signed-in users and for the setup page's visitor
-   * alike: the CSRF token proves the page came from us. The password is never echoed.
+   * Who may use the meter: a signed-in user, or the setup page's visitor with the page's
+   * valid setup token in X-Setup-Token (only while no account exists). Anyone else is
+   * refused before any work: an estimate costs tens of milliseconds of CPU.
    */
-  const strength: RequestHandler = (req, res) => {
+  const strengthAccess: RequestHandler = (req, _res, next) => {
+    if (req.user) return next();
+    const token = req.get('x-setup-token');
+    if (token === undefined) return next(new AppError('not-signed-in', 401, 'Sign in (or open the setup link) to check a password.'));
+    if (ctx.setup.check(token) !== 'valid') return next(new AppError('setup-token-invalid', 403, 'This setup link is no longer valid: reload the page or get a new link.'));
+    next();
+  };
+
+  /**
+   * The meter's check, for signed-in users and the setup page's visitor (strengthAccess;
+   * the CSRF token proves the page came from us). The password is never echoed.
+   */
+  const strength: RequestHandler = async (req, res) => {
     const parsed = strengthBody.safeParse(req.body);
     if (!parsed.success) throw new AppError('invalid-body', 400, parsed.error.issues[0]?.message ?? 'Send {"password": "..."}.');
     if (parsed.data.password.includes('\0')) throw new AppError('invalid-body', 400, 'The password contains a NUL character.');
     const me = req.user as Express.User | undefined;
     const username = parsed.data.username?.trim().toLowerCase() || (me?.username ?? '');
-    res.set('Cache-Control', 'no-store').json(passwordStrength(parsed.data.password, username, secondFactorOf(me, username)));
+    res.set('Cache-Control', 'no-store').json(await passwordStrength(parsed.data.password, username, secondFactorOf(me, username)));
   };
 
   /**
@@ -143,5 +157,5 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     return target !== null && ctx.twoFactor.isEnabled(target.id);
   }
 
-  return { page, submit, json, strength };
+  return { page, submit, json, strengthAccess, strengthLimit: strengthRateLimit(ctx), strength };
 }

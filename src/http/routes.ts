@@ -130,8 +130,9 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/account/two-factor/passkeys/register', session: true, chain: [...page, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.register] },
     { method: 'post', path: '/account/two-factor/passkeys/:id/rename', session: true, chain: [...page, ...form, passkey.rename] },
     { method: 'post', path: '/account/two-factor/passkeys/:id/delete', session: true, chain: [...page, ...form, g.requireRecentAuth, passkey.remove] },
-    // The strength meter: signed-in pages and the setup page (a visitor with a CSRF token).
-    { method: 'post', path: '/password/strength', session: true, chain: [g.sameOrigin, g.requireCsrf, password.json, password.strength] },
+    // The strength meter: signed-in users, or the setup page's visitor with its setup token
+    // (X-Setup-Token); anyone else 401/403 before any work. A budget of its own (30/min).
+    { method: 'post', path: '/password/strength', session: true, chain: [g.sameOrigin, password.strengthAccess, g.requireCsrf, password.strengthLimit, password.json, password.strength] },
 
     // ---- admin pages (src/admin) -------------------------------------------------------
     { method: 'get', path: '/admin', session: true, chain: [...admin, overview.page] },

@@ -57,7 +57,7 @@ export class Accounts {
     const name = normalizeUsername(input.username);
     if (!name.ok) throw badRequest('invalid-username', name.message);
     const groups = checkedGroups(input.groups ?? []);
-    const password = this.acceptablePassword(input.password, name.username);
+    const password = await this.acceptablePassword(input.password, name.username);
     if (this.users.findByUsername(name.username)) throw conflict('user-exists', `A user named "${name.username}" already exists.`);
     const displayName = checkedDisplayName(input.displayName ?? '') || name.username;
     const email = checkedEmail(input.email ?? null);
@@ -91,7 +91,7 @@ export class Accounts {
     options: { keepSid?: string; reset?: boolean; ip?: string; hasSecondFactor?: boolean } = {},
   ): Promise<{ sessionsRevoked: number; tokensRevoked: number }> {
     const user = this.require(rawUsername);
-    const password = this.acceptablePassword(newPassword, user.username, options.hasSecondFactor === true);
+    const password = await this.acceptablePassword(newPassword, user.username, options.hasSecondFactor === true);
     const hash = await this.hasher.hash(password);
     // Sessions end durably (fsynced): see durably().
     return durably(this.db, this.db.transaction(() => {
@@ -238,17 +238,20 @@ export class Accounts {
     return { ok: true, user: found.user, epoch };
   }
 
-  /** The policy check alone, for the strength meter and forms (same rules as setting it). */
-  passwordProblems(password: string, username: string, hasSecondFactor = false): string[] {
+  /**
+   * The policy check alone, for forms (same rules as setting it). The estimate runs in the
+   * estimator's worker; a busy or broken one rejects with a 503 AppError.
+   */
+  async passwordProblems(password: string, username: string, hasSecondFactor = false): Promise<string[]> {
     const input = checkPasswordInput(password);
     if (!input.ok) return [input.message];
     return passwordProblems(input.password, { username, hasSecondFactor });
   }
 
-  private acceptablePassword(raw: string, username: string, hasSecondFactor = false): string {
+  private async acceptablePassword(raw: string, username: string, hasSecondFactor = false): Promise<string> {
     const input = checkPasswordInput(raw);
     if (!input.ok) throw badRequest('invalid-password', input.message);
-    const problems = passwordProblems(input.password, { username, hasSecondFactor });
+    const problems = await passwordProblems(input.password, { username, hasSecondFactor });
     if (problems.length) throw new AppError('weak-password', 400, problems.join(' '));
     return input.password;
   }

@@ -54,6 +54,9 @@ describe('browser: first run, sign in, sign out (Chromium)', function () {
     await page.fill('#username', 'Household-Admin');
     await page.fill('#display_name', 'Sam Example');
     await page.fill('#password', GOOD_PASSWORD);
+    // The strength meter answers before anyone is signed in: the setup token goes along.
+    await page.locator('.strength meter').waitFor({ state: 'visible', timeout: 5000 });
+    expect(await page.textContent('.strength-text')).to.equal('Very strong');
     await page.fill('#password_confirm', GOOD_PASSWORD);
     await page.click('button[type=submit]');
     await page.waitForURL(/\/login\?notice=setup$/);

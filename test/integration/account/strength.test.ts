@@ -1,6 +1,7 @@
 // POST /password/strength, the strength meter's check: CSRF and same-origin required, works
 // for the setup page's visitor and signed-in users, scores weak and strong passwords,
-// never echoes the password, and refuses malformed bodies with a 4xx.
+// never echoes the password, and refuses malformed bodies with a 4xx. Access and budget:
+// strength-access.test.ts.
 
 import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
@@ -71,8 +72,8 @@ describe('password strength endpoint', () => {
     const wrong = await ask(b, 'A'.repeat(64), { password: 'password' });
     expect(wrong.status).to.equal(403);
     expect(JSON.parse(wrong.text)).to.have.nested.property('error.code', 'csrf-invalid');
-    // A visitor without any session has no token at all.
-    expect((await ask(new Browser(app.url), csrf, { password: 'password' })).status).to.equal(403);
+    // A visitor who is not signed in is refused before the CSRF check (strength-access.test.ts).
+    expect((await ask(new Browser(app.url), csrf, { password: 'password' })).status).to.equal(401);
   });
 
   it('refuses cross-site requests', async () => {
@@ -114,14 +115,15 @@ describe('password strength meter on the setup page', () => {
   });
   after(() => app.close());
 
-  it('works for the visitor who is not signed in yet, with the CSRF token of the setup form', async () => {
+  it('works for the visitor who is not signed in yet, with the setup form\'s CSRF token and setup token', async () => {
     const token = (app.ctx.setup.issueIfNeeded() as { token: string }).token;
     const b = new Browser(app.url);
     const page = await b.get(`/setup?token=${token}`);
     expect(page.text).to.contain('<script src="/password-meter.js" defer></script>');
     expect(page.text).to.match(/<input[^>]+name="password"[^>]+data-strength-meter/);
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] as string;
-    const res = await ask(b, csrf, { password: 'vivid otter mailbox thunder quietly', username: 'root' });
+    expect(page.text).to.contain(`<input type="hidden" name="token" value="${token}">`);
+    const res = await ask(b, csrf, { password: 'vivid otter mailbox thunder quietly', username: 'root' }, { 'x-setup-token': token });
     expect(res.status).to.equal(200);
     expect(JSON.parse(res.text)).to.include({ acceptable: true });
   });
@@ -130,6 +132,6 @@ describe('password strength meter on the setup page', () => {
     const res = await new Browser(app.url).get('/password-meter.js');
     expect(res.status).to.equal(200);
     expect(res.headers.get('content-type')).to.match(/javascript/);
-    expect(res.text).to.contain('data-strength-meter').and.contain('X-CSRF-Token');
+    expect(res.text).to.contain('data-strength-meter').and.contain('X-CSRF-Token').and.contain('X-Setup-Token');
   });
 });
