@@ -12,7 +12,7 @@ import autocannon from 'autocannon';
 import { sign } from 'cookie-signature';
 import type { SessionData } from 'express-session';
 import { createContext, type AppContext } from '../src/context.js';
-import { cookieNames } from '../src/http/session.js';
+import { cookieNames, forwardHashOf, forwardToken } from '../src/http/session.js';
 import { lifetimesFor, sessionPolicy } from '../src/sessions/policy.js';
 import { hashSessionId } from '../src/sessions/store.js';
 import { addUser, tempDir, testConfig } from '../test/support/harness.js';
@@ -346,14 +346,16 @@ export async function prepareGatehouse(large: boolean): Promise<{ dataDir: strin
     // express-session's IDs: 24 random bytes, base64url.
     const sid = randomBytes(24).toString('base64url');
     const data = signedIn(user.id, Date.now(), '127.0.0.1', 'Mozilla/5.0 (bench)');
-    await new Promise<void>((resolve, reject) => ctx.sessions.set(sid, data, (err) => (err ? reject(err) : resolve())));
+    // Issued as sign-in does; the proxy sends the forward-auth cookie derived from the ID.
+    const forward = forwardToken(ctx.secrets.cookieSecret, sid);
+    ctx.sessions.succeed({ predecessor: `pre-${sid}`, successor: sid, userId: user.id, data, forwardHash: forwardHashOf(forward), epoch: ctx.sessions.epochOf(user.id) });
     if (large) {
       const others = [];
       for (let i = 1; i < LARGE_DB.users; i++) others.push((await addUser(ctx, `member${i}`)).id);
       seedSessions(ctx, [user.id, ...others], LARGE_DB.live, LARGE_DB.deleted);
     }
-    // What the browser sends back: express-session's signed value, URL-encoded by `cookie`.
-    const cookie = `${cookieNames(ctx).secure}=${encodeURIComponent(`s:${sign(sid, ctx.secrets.cookieSecret)}`)}`;
+    // What the browser sends to a service on the cookie domain: the forward-auth cookie.
+    const cookie = `${cookieNames(ctx).forwardSecure}=${forward}`;
     const { token } = ctx.tokens.create({ userId: user.id, username: 'bench', name: 'bench', scope: 'read', lifetimeMs: 30 * 86_400_000, by: 'bench' });
     return { dataDir, cookie, token };
   } finally {
