@@ -209,8 +209,8 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
       return res.redirect(303, userPath(user.username));
     }
     try {
-      const { sessionsRevoked } = ctx.accounts.disable(user.username, actor(req));
-      addFlash(req, `${user.username} is disabled; ${sessionsRevoked} session(s) ended.`);
+      const { sessionsRevoked, tokensRevoked } = ctx.accounts.disable(user.username, actor(req));
+      addFlash(req, `${user.username} is disabled; ${sessionsRevoked} session(s) ended, ${tokensRevoked} API token(s) revoked.`);
       res.redirect(303, userPath(user.username));
     } catch (err) {
       const e = formError(err);

@@ -157,7 +157,7 @@ export const OPERATIONS: Operation[] = [
     method: 'post',
     path: '/api/v1/users/:username/disable',
     tag: 'users',
-    summary: 'Disable a user (ends their sessions)',
+    summary: 'Disable a user (ends their sessions, revokes their API tokens)',
     access: 'admin',
     recentAuth: true,
     ...user,

@@ -185,11 +185,11 @@ function program(io: Io): Command {
     );
   user
     .command('disable <name>')
-    .description('disable a user and end their sessions')
+    .description('disable a user: end their sessions and revoke their API tokens')
     .action((name: string) =>
       withContext((ctx) => {
-        const { user: u, sessionsRevoked } = ctx.accounts.disable(name, by);
-        io.out(`disabled ${u.username}; ${sessionsRevoked} session(s) ended`);
+        const { user: u, sessionsRevoked, tokensRevoked } = ctx.accounts.disable(name, by);
+        io.out(`disabled ${u.username}; ${sessionsRevoked} session(s) ended, ${tokensRevoked} API token(s) revoked`);
       }),
     );
   user

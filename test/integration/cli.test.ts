@@ -211,12 +211,16 @@ describe('gatehouse CLI (real command in a child process)', function () {
       }
     });
 
-    it('disable stops sign-in, enable restores it, delete removes the user', async () => {
+    it('disable stops sign-in and revokes API tokens, enable restores sign-in (not the tokens), delete removes the user', async () => {
       await addWithCli(dir, 'alice');
       await addWithCli(dir, 'bob');
+      const before = openContext(dir);
+      const alice = before.accounts.require('alice');
+      const { token } = before.tokens.create({ userId: alice.id, username: 'alice', name: 'script', scope: 'read', lifetimeMs: 86_400_000, by: 'test' });
+      before.close();
       const disabled = await gatehouse(dir, ['user', 'disable', 'alice']);
       expect(disabled.code, disabled.stderr).to.equal(0);
-      expect(disabled.stdout.trim()).to.equal('disabled alice; 0 session(s) ended');
+      expect(disabled.stdout.trim()).to.equal('disabled alice; 0 session(s) ended, 1 API token(s) revoked');
       expect((await listUsers(dir)).find((u) => u.username === 'alice')?.disabled).to.equal(true);
       expect((await gatehouse(dir, ['user', 'list'])).stdout).to.match(/^alice\s+alice\s+-\s+disabled/m);
       const ctx = openContext(dir);
@@ -226,6 +230,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
         expect(enabled.code).to.equal(0);
         expect(enabled.stdout.trim()).to.equal('enabled alice');
         expect((await ctx.accounts.verifyCredentials('alice', GOOD_PASSWORD)).ok).to.equal(true);
+        expect(ctx.tokens.authenticate(token, '127.0.0.1')).to.equal(null);
       } finally {
         ctx.close();
       }
@@ -488,7 +493,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
       const { browser, sid } = await signIn('alice');
       const res = await gatehouse(dir, ['user', 'disable', 'alice']);
       expect(res.code, res.stderr).to.equal(0);
-      expect(res.stdout.trim()).to.equal('disabled alice; 1 session(s) ended');
+      expect(res.stdout.trim()).to.equal('disabled alice; 1 session(s) ended, 0 API token(s) revoked');
       // The server's store itself must stop serving it, not only passport's user reload.
       expect(app.ctx.sessions.lookup(sid)).to.equal(null);
       await expectSignedOut(browser);

@@ -183,11 +183,14 @@ describe('API /me with the session cookie', () => {
     expect((await token.get('/api/v1/me/sessions')).status).to.equal(401);
   });
 
-  it('a disabled user’s session and tokens stop working at once', async () => {
+  it('a disabled user’s session and tokens stop working at once, and enabling the account does not bring the tokens back', async () => {
     const secret = await createToken(alice, 'read');
     await addUser(app.ctx, 'root', { groups: ['admins'] });
-    app.ctx.accounts.disable('alice', 'test');
+    expect(app.ctx.accounts.disable('alice', 'test')).to.include({ tokensRevoked: 1 });
     expect((await alice.get('/api/v1/me')).status).to.equal(401);
     expect((await Api.withToken(doc, app.url, secret).get('/api/v1/me')).status).to.equal(401);
+    app.ctx.accounts.enable('alice', 'test');
+    expect((await Api.withToken(doc, app.url, secret).get('/api/v1/me')).status).to.equal(401);
+    expect(app.ctx.tokens.list(app.ctx.users.findByUsername('alice')!.id)[0]?.revokedAt).to.be.a('number');
   });
 });
