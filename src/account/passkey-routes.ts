@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from '../auth/second-factor-policy.js';
@@ -14,6 +14,7 @@ import { loginWithSecondFactor, PENDING_SECOND_FACTOR_MS } from '../auth/second-
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import type { Guards } from '../http/guards.js';
+import { strictJson } from '../http/json-body.js';
 import { AppError } from '../lib/errors.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { authLevel } from '../sessions/types.js';
@@ -63,7 +64,7 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     return c.challenge;
   }
 
-  const parseJson = express.json({ limit: '16kb', strict: true, type: () => true });
+  const parseJson = strictJson('16kb');
   /** JSON bodies only; a malformed one is a 400, never a 500. */
   const jsonBody: RequestHandler = (req, res, next) => {
     if (!req.is('application/json')) return refuse(res, 415, 'Send the body as application/json.');

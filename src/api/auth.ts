@@ -2,10 +2,11 @@
 // Bearer`, scoped) or the session cookie (state changes then need X-CSRF-Token and a
 // same-origin request). JSON bodies are parsed here, small and shallow.
 
-import express, { type Request, type RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { authIsRecent } from '../auth/confirm.js';
+import { strictJson } from '../http/json-body.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import { createSecondFactorPolicy, missingSecondFactor } from '../auth/second-factor-policy.js';
 import { authLevel } from '../sessions/types.js';
@@ -53,7 +54,7 @@ export interface ApiGuards {
 }
 
 export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
-  const parseJson = express.json({ limit: '16kb', strict: true, type: () => true });
+  const parseJson = strictJson('16kb');
 
   const json: RequestHandler = (req, res, next) => {
     if (SAFE_METHODS.has(req.method) || req.method === 'DELETE') return next();

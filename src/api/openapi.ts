@@ -242,13 +242,13 @@ const REQUEST_COMPONENTS: Record<string, z.ZodType> = {
 };
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'The request is not valid (malformed JSON, unknown or wrong fields, bad parameters).',
+  400: 'The request is not valid (malformed JSON, a body that is not valid UTF-8, unknown or wrong fields, bad parameters).',
   401: 'No valid credentials: not signed in, or the API token is missing, malformed, expired or revoked.',
-  403: 'Refused: not allowed (insufficient-scope, forbidden, session-required), the CSRF token or same-origin check failed, a password change is required, the password was wrong, or a recent authentication is required (reauth-required).',
+  403: 'Refused: not allowed (insufficient-scope, forbidden, session-required), the CSRF token or same-origin check failed, a password change is required, the password was wrong, a recent authentication is required (reauth-required), or the account has a second factor this session has not passed (second-factor-required).',
   404: 'No such resource.',
   409: 'Conflicts with the current state (user-exists, last-admin, ambiguous-handle).',
   413: 'The body is too large (at most 16 kB).',
-  415: 'The body is not application/json.',
+  415: 'The body is not application/json, or not UTF-8.',
   429: 'Too many requests or wrong passwords; see Retry-After.',
 };
 
