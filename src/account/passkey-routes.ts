@@ -55,11 +55,17 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
 
   const relyingParty = (req: Request): RelyingParty => relyingPartyFor(ctx.config.portal_url, req);
 
-  /** Takes the session's challenge for this purpose and user: gone after one answer, stale after 5 min. */
+  /**
+   * Takes the session's challenge for this purpose and user: gone after one answer, stale
+   * after 5 min. Taken in the store, not just from this request's copy of the session: two
+   * requests sent at once with one cookie each hold a copy with the challenge, and only
+   * one of them may answer it.
+   */
   function takeChallenge(req: Request, purpose: PasskeyChallenge['purpose'], userId: number): string | null {
     const c = req.session.passkeyChallenge;
     delete req.session.passkeyChallenge;
-    if (!c || c.purpose !== purpose || c.userId !== userId) return null;
+    if (!c || c.purpose !== purpose || c.userId !== userId || typeof c.challenge !== 'string') return null;
+    if (!ctx.sessions.takeSessionValue(req.sessionID, 'passkeyChallenge.challenge', c.challenge)) return null;
     if (ctx.clock.now() - c.at >= CHALLENGE_LIFETIME_MS) return null;
     return c.challenge;
   }
