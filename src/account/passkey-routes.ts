@@ -13,6 +13,7 @@ import { rememberThisDevice } from '../auth/remember-device-cookie.js';
 import { loginWithSecondFactor, PENDING_SECOND_FACTOR_MS } from '../auth/second-factor-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
+import { offerSignOutOthers, signedOutNote } from './two-factor-routes.js';
 import type { Guards } from '../http/guards.js';
 import { strictJson } from '../http/json-body.js';
 import { AppError } from '../lib/errors.js';
@@ -102,13 +103,16 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     const response = b.response;
     if (!response || typeof response !== 'object') return refuse(res, 400, 'No passkey was sent.');
     const name = cleanPasskeyName(b.name, `Passkey ${passkeys.count(user.id) + 1}`);
-    const passkey = await passkeys.register(user, response as RegistrationResponseJSON, challenge, relyingParty(req), name, clientIp(req));
-    if (!passkey) return refuse(res, 400, 'That passkey could not be registered. Try again.');
-    ctx.log.info({ event: 'passkey-registered', user: user.username, passkey: passkey.id }, 'passkey registered');
+    // The account's first factor ends the user's other sessions (this one stays).
+    const added = await ctx.twoFactor.registerPasskey(user, response as RegistrationResponseJSON, challenge, relyingParty(req), name, clientIp(req), req.sessionID);
+    if (!added) return refuse(res, 400, 'That passkey could not be registered. Try again.');
+    const { passkey } = added;
+    ctx.log.info({ event: 'passkey-registered', user: user.username, passkey: passkey.id, sessionsRevoked: added.sessionsRevoked }, 'passkey registered');
     // The passkey just used is a second factor: a level-1 session becomes level 2 under a
     // new ID (no second prompt for the page that required enrollment), as for an app.
     if (authLevel(req.session.auth) !== 2) await loginWithSecondFactor(req, user as User, 'passkey', req.session.auth?.remember ?? false);
-    addFlash(req, `Passkey “${passkey.name}” added. Signing in now asks for it (or another second factor) after your password.`);
+    addFlash(req, `Passkey “${passkey.name}” added. Signing in now asks for it (or another second factor) after your password.${signedOutNote(added.sessionsRevoked)}`);
+    if (!added.first) offerSignOutOthers(req);
     json(res, 201, { id: passkey.id, name: passkey.name, redirect: '/account/two-factor' });
   };
 
@@ -133,6 +137,7 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     if (id === null || !passkeys.remove(user, id, who(user), clientIp(req))) throw new AppError('not-found', 404, 'There is no such passkey.');
     ctx.log.info({ event: 'passkey-removed', user: user.username, passkey: id }, 'passkey removed');
     addFlash(req, 'Passkey removed.');
+    offerSignOutOthers(req);
     res.redirect(303, '/account/two-factor#passkeys');
   };
 

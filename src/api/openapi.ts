@@ -56,7 +56,7 @@ export const OPERATIONS: Operation[] = [
     tag: 'me',
     summary: 'Change your password',
     description:
-      'Needs the current password (throttled like sign-in). Ends your other sessions and revokes your API tokens; this one stays signed in under a new session ID (a new cookie is set) and a new CSRF token, returned here.',
+      'Needs the current password (throttled like sign-in) and, when the account has a second factor, a session that passed it (else 403 second-factor-required). Ends your other sessions and revokes your API tokens; this one stays signed in under a new session ID (a new cookie is set) and a new CSRF token, returned here.',
     access: 'session',
     body: S.PasswordChangeBody,
     ok: 200,
@@ -93,7 +93,8 @@ export const OPERATIONS: Operation[] = [
     path: '/api/v1/me/tokens',
     tag: 'me',
     summary: 'Create an API token',
-    description: 'The secret is in the answer once and never again. A token cannot create tokens; the admin scope is for administrators.',
+    description:
+      'The secret is in the answer once and never again. A token cannot create tokens; the admin scope is for administrators. Needs a recent authentication (403 reauth-required) and, when the account has a second factor, a session that passed it (403 second-factor-required).',
     access: 'session',
     body: S.TokenCreateBody,
     ok: 201,

@@ -128,8 +128,20 @@ export class Passkeys {
     });
   }
 
-  /** Verifies a registration response for the challenge this session was given; stores the key. */
-  async register(user: Who, response: RegistrationResponseJSON, challenge: string, rp: RelyingParty, name: string, ip: string | null): Promise<Passkey | null> {
+  /**
+   * Verifies a registration response for the challenge this session was given; stores the
+   * key. `inTransaction` runs in the storing transaction, after the insert (TwoFactor: was
+   * this the account's first factor?).
+   */
+  async register(
+    user: Who,
+    response: RegistrationResponseJSON,
+    challenge: string,
+    rp: RelyingParty,
+    name: string,
+    ip: string | null,
+    inTransaction?: () => void,
+  ): Promise<Passkey | null> {
     let info;
     try {
       const result = await verifyRegistrationResponse({
@@ -161,6 +173,7 @@ export class Passkeys {
           now,
         );
         this.events.passkeyRegistered({ userId: user.id, username: user.username, ip, passkey: Number(r.lastInsertRowid), name });
+        inTransaction?.();
         return Number(r.lastInsertRowid);
       })(),
     );

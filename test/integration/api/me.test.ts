@@ -93,7 +93,14 @@ describe('API /me with the session cookie', () => {
     const user = app.ctx.users.findByUsername('alice')!;
     const { secret } = await app.ctx.twoFactor.totp.begin(user);
     expect(app.ctx.twoFactor.totp.confirm(user, codeAt(secret, clock.now())).ok).to.equal(true);
-    const ok = await alice.put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'mauve ot' });
+    clock.advance(90_000);
+    // This session signed in before the factor existed: it must pass the factor first.
+    const refused = await alice.put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'mauve ot' });
+    expect(refused.status).to.equal(403);
+    expect(refused.body.error.code).to.equal('second-factor-required');
+    const b = alice.browser;
+    expect((await b.post('/login/second-factor', { _csrf: await b.csrf('/login/second-factor'), code: codeAt(secret, clock.now()) })).status).to.equal(303);
+    const ok = await new Api(doc, b).put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'mauve ot' });
     expect(ok.status, ok.text).to.equal(200);
   });
 
