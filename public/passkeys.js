@@ -2,7 +2,8 @@
 // the global SimpleWebAuthnBrowser). Two progressive enhancements, both invisible without
 // JavaScript or WebAuthn:
 // - form#passkey-register on /account/two-factor: asks for registration options, lets the
-//   browser create a passkey, sends it back; a stale sign-in is sent to /reauth first.
+//   browser create a passkey, sends it back; a stale sign-in is sent to /reauth first (a
+//   password-only session of an account with a factor: to the second step).
 // - [data-passkey-signin] on /login/second-factor: shown only when the account has a
 //   passkey (options answer 200); the button signs in with it.
 // - [data-passkey-discover] on /login (two_factor.passkey_sign_in): "Sign in with a passkey"
@@ -56,8 +57,9 @@
       regButton.disabled = true;
       post(reg.getAttribute('data-options'), regToken)
         .then(function (res) {
-          // Not recent enough: the server sent us to /reauth (fetch followed the redirect).
-          if (res.redirected && res.url.indexOf('/reauth') !== -1) {
+          // Not recent enough, or this session has not passed the account's second factor:
+          // the server sent us to /reauth or the second step (fetch followed the redirect).
+          if (res.redirected && (res.url.indexOf('/reauth') !== -1 || res.url.indexOf('/login/second-factor') !== -1)) {
             window.location.href = res.url;
             return null;
           }

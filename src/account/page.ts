@@ -24,6 +24,8 @@ const END_REASONS: Record<SessionEndReason, string> = {
   'session-limit': 'Too many sessions at once',
   regenerated: 'Replaced at sign-in',
   cleared: 'Ended by an administrator',
+  'second-factor-enrolled': 'Two-factor sign-in turned on',
+  'second-factor-reset': 'Second factors reset',
 };
 
 export const TOKEN_LIFETIME_DEFAULT_DAYS = 90;

@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from '../auth/second-factor-policy.js';
@@ -13,7 +13,9 @@ import { rememberThisDevice } from '../auth/remember-device-cookie.js';
 import { loginWithSecondFactor, PENDING_SECOND_FACTOR_MS } from '../auth/second-factor-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
+import { offerSignOutOthers, signedOutNote } from './two-factor-routes.js';
 import type { Guards } from '../http/guards.js';
+import { strictJson } from '../http/json-body.js';
 import { AppError } from '../lib/errors.js';
 import { handleOf, hashSessionId } from '../sessions/store.js';
 import { authLevel } from '../sessions/types.js';
@@ -54,16 +56,22 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
 
   const relyingParty = (req: Request): RelyingParty => relyingPartyFor(ctx.config.portal_url, req);
 
-  /** Takes the session's challenge for this purpose and user: gone after one answer, stale after 5 min. */
+  /**
+   * Takes the session's challenge for this purpose and user: gone after one answer, stale
+   * after 5 min. Taken in the store, not just from this request's copy of the session: two
+   * requests sent at once with one cookie each hold a copy with the challenge, and only
+   * one of them may answer it.
+   */
   function takeChallenge(req: Request, purpose: PasskeyChallenge['purpose'], userId: number): string | null {
     const c = req.session.passkeyChallenge;
     delete req.session.passkeyChallenge;
-    if (!c || c.purpose !== purpose || c.userId !== userId) return null;
+    if (!c || c.purpose !== purpose || c.userId !== userId || typeof c.challenge !== 'string') return null;
+    if (!ctx.sessions.takeSessionValue(req.sessionID, 'passkeyChallenge.challenge', c.challenge)) return null;
     if (ctx.clock.now() - c.at >= CHALLENGE_LIFETIME_MS) return null;
     return c.challenge;
   }
 
-  const parseJson = express.json({ limit: '16kb', strict: true, type: () => true });
+  const parseJson = strictJson('16kb');
   /** JSON bodies only; a malformed one is a 400, never a 500. */
   const jsonBody: RequestHandler = (req, res, next) => {
     if (!req.is('application/json')) return refuse(res, 415, 'Send the body as application/json.');
@@ -95,13 +103,16 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     const response = b.response;
     if (!response || typeof response !== 'object') return refuse(res, 400, 'No passkey was sent.');
     const name = cleanPasskeyName(b.name, `Passkey ${passkeys.count(user.id) + 1}`);
-    const passkey = await passkeys.register(user, response as RegistrationResponseJSON, challenge, relyingParty(req), name, clientIp(req));
-    if (!passkey) return refuse(res, 400, 'That passkey could not be registered. Try again.');
-    ctx.log.info({ event: 'passkey-registered', user: user.username, passkey: passkey.id }, 'passkey registered');
+    // The account's first factor ends the user's other sessions (this one stays).
+    const added = await ctx.twoFactor.registerPasskey(user, response as RegistrationResponseJSON, challenge, relyingParty(req), name, clientIp(req), req.sessionID);
+    if (!added) return refuse(res, 400, 'That passkey could not be registered. Try again.');
+    const { passkey } = added;
+    ctx.log.info({ event: 'passkey-registered', user: user.username, passkey: passkey.id, sessionsRevoked: added.sessionsRevoked }, 'passkey registered');
     // The passkey just used is a second factor: a level-1 session becomes level 2 under a
     // new ID (no second prompt for the page that required enrollment), as for an app.
     if (authLevel(req.session.auth) !== 2) loginWithSecondFactor(ctx, req, res, user as User, 'passkey', req.session.auth?.remember ?? false);
-    addFlash(req, `Passkey “${passkey.name}” added. Signing in now asks for it (or another second factor) after your password.`);
+    addFlash(req, `Passkey “${passkey.name}” added. Signing in now asks for it (or another second factor) after your password.${signedOutNote(added.sessionsRevoked)}`);
+    if (!added.first) offerSignOutOthers(req);
     json(res, 201, { id: passkey.id, name: passkey.name, redirect: '/account/two-factor' });
   };
 
@@ -126,6 +137,7 @@ export function passkeyRoutes(ctx: AppContext, guards: Guards) {
     if (id === null || !passkeys.remove(user, id, who(user), clientIp(req))) throw new AppError('not-found', 404, 'There is no such passkey.');
     ctx.log.info({ event: 'passkey-removed', user: user.username, passkey: id }, 'passkey removed');
     addFlash(req, 'Passkey removed.');
+    offerSignOutOthers(req);
     res.redirect(303, '/account/two-factor#passkeys');
   };
 

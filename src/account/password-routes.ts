@@ -1,7 +1,7 @@
 // HTTP adapters for changing one's own password (/account/password, also the page a forced
 // change leads to) and for the strength meter's check (POST /password/strength).
 
-import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import { confirmPassword } from '../auth/confirm.js';
@@ -10,6 +10,7 @@ import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import { renewSessionId } from '../http/session.js';
 import type { Guards } from '../http/guards.js';
+import { strictJson } from '../http/json-body.js';
 import { renderPage } from '../http/views.js';
 import { formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
@@ -111,7 +112,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
   };
 
   /** Small JSON bodies only: a password and a username fit easily in 2 kB. */
-  const parseJson = express.json({ limit: '2kb', strict: true, type: () => true });
+  const parseJson = strictJson('2kb');
   const json: RequestHandler = (req, res, next) => {
     if (!req.is('application/json')) return next(new AppError('unsupported-media-type', 415, 'Send the body as application/json.'));
     parseJson(req, res, next);

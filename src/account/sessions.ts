@@ -37,3 +37,9 @@ export function revokeMySession(ctx: AppContext, user: { id: number; username: s
 export function revokeMyOtherSessions(ctx: AppContext, user: { id: number; username: string }, keepSid: string | null): number {
   return ctx.sessions.revokeUserSessions(user.id, 'revoked', { by: `user:${user.username}`, ...(keepSid ? { exceptSid: keepSid } : {}) });
 }
+
+/** How many live sessions the user has besides `currentSid` (the offer to sign them out after a change of factors). */
+export function otherSessionCount(ctx: AppContext, userId: number, currentSid: string): number {
+  const current = handleOf(hashSessionId(currentSid));
+  return ctx.sessions.list({ userId, limit: 200 }).filter((s) => s.handle !== current).length;
+}

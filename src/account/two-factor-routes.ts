@@ -1,6 +1,8 @@
 // HTTP adapters for /account/two-factor: the status page, setting up an authenticator app
 // (QR code, confirm with a code), recovery codes (shown once) and turning second factors
-// off. The rules (secrets sealed, codes hashed, audit) live in src/twofactor.
+// off. The rules (secrets sealed, codes hashed, audit, the first factor ending the other
+// sessions) live in src/twofactor. After a later change of factors the page offers to sign
+// out the user's other sessions (ASVS 7.4.3).
 
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
@@ -13,8 +15,25 @@ import { renderPage } from '../http/views.js';
 import { AppError } from '../lib/errors.js';
 import { clientIp } from '../theft/client-ip.js';
 import type { Enrollment } from '../twofactor/totp.js';
+import { otherSessionCount } from './sessions.js';
 
 const confirmForm = z.object({ code: formText('The code', 32) });
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Factors were just added or removed: the next two-factor page offers "Sign out your other sessions". */
+    offerSignOutOthers?: boolean;
+  }
+}
+
+/** After adding (not the first) or removing a factor: the next /account/two-factor offers to end the other sessions. */
+export function offerSignOutOthers(req: Request): void {
+  req.session.offerSignOutOthers = true;
+}
+
+/** For a message after the first factor: how many other sessions it ended. */
+export const signedOutNote = (n: number): string =>
+  n > 0 ? ` Your ${n} other ${n === 1 ? 'session was' : 'sessions were'} signed out: sign in there again with the second step.` : '';
 
 const who = (user: Express.User) => `user:${user.username}`;
 
@@ -24,6 +43,8 @@ interface TwoFactorExtras {
   enrollment?: { qrDataUri: string; secretGroups: string[]; expiresAt: number };
   /** Just generated: shown this once, never again. */
   recoveryCodes?: string[];
+  /** Other live sessions of the user, offered to be signed out (after a change of factors). */
+  otherSessions?: number;
   error?: string;
 }
 
@@ -43,7 +64,14 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
     renderPage(res, 'account-two-factor.njk', { title: 'Two-factor sign-in', user, csrfToken: guards.csrfToken(req), status: ctx.twoFactor.status(user.id), ...extras }, status);
   }
 
-  const page: RequestHandler = (req, res) => render(req, res, 200);
+  /** The offer to sign out the other sessions, when there are any. */
+  const offer = (req: Request): Pick<TwoFactorExtras, 'otherSessions'> => ({ otherSessions: otherSessionCount(ctx, (req.user as Express.User).id, req.sessionID) });
+
+  const page: RequestHandler = (req, res) => {
+    const offered = req.session.offerSignOutOthers === true;
+    if (offered) delete req.session.offerSignOutOthers;
+    render(req, res, 200, offered ? offer(req) : {});
+  };
 
   /** Starts (or restarts) enrolment: a new secret each time, shown on this answer only. */
   const beginTotp: RequestHandler = async (req, res) => {
@@ -69,7 +97,8 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
       if (err instanceof AppError && err.status < 500) return render(req, res, 400, { error: err.publicMessage });
       throw err;
     }
-    const result = ctx.twoFactor.totp.confirm(user, code, ip);
+    // The account's first factor ends the user's other sessions (this one stays).
+    const result = ctx.twoFactor.confirmTotp(user, code, ip, req.sessionID);
     if (!result.ok) {
       const message = {
         invalid: 'That code is not right. Enter the six digits your app shows now (check that the phone’s clock is correct).',
@@ -82,7 +111,8 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
     // The code just typed is a second factor: this session becomes level 2 under a new ID
     // (no second prompt for the page that required enrollment).
     loginWithSecondFactor(ctx, req, res, user, 'totp', req.session.auth?.remember ?? false);
-    render(req, res, 201, { recoveryCodes: codes });
+    if (result.sessionsRevoked > 0) addFlash(req, `Two-factor sign-in is on.${signedOutNote(result.sessionsRevoked)}`);
+    render(req, res, 201, { recoveryCodes: codes, ...(result.first ? {} : offer(req)) });
   };
 
   /** A new set of recovery codes (the old ones stop working), shown once. */
@@ -92,14 +122,16 @@ export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
       return render(req, res, 409, { error: 'Recovery codes go with an authenticator app: set one up first.' });
     }
     const codes = ctx.twoFactor.recoveryCodes.generate(user, who(user), clientIp(req));
-    render(req, res, 201, { recoveryCodes: codes });
+    render(req, res, 201, { recoveryCodes: codes, ...offer(req) });
   };
 
   /** Turns second factors off (the app and the recovery codes), or cancels a set-up in progress. */
   const remove: RequestHandler = (req, res) => {
     const user = req.user as Express.User;
     const wasOn = ctx.twoFactor.isEnabled(user.id);
-    const removed = ctx.twoFactor.reset(user, who(user), clientIp(req));
+    // The user's own choice: this and the other sessions stay; the page offers to end the others.
+    const removed = ctx.twoFactor.reset(user, who(user), clientIp(req), { endSessions: false });
+    if (wasOn) offerSignOutOthers(req);
     addFlash(
       req,
       wasOn

@@ -209,8 +209,8 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
       return res.redirect(303, userPath(user.username));
     }
     try {
-      const { sessionsRevoked } = ctx.accounts.disable(user.username, actor(req));
-      addFlash(req, `${user.username} is disabled; ${sessionsRevoked} session(s) ended.`);
+      const { sessionsRevoked, tokensRevoked } = ctx.accounts.disable(user.username, actor(req));
+      addFlash(req, `${user.username} is disabled; ${sessionsRevoked} session(s) ended, ${tokensRevoked} API token(s) revoked.`);
       res.redirect(303, userPath(user.username));
     } catch (err) {
       const e = formError(err);
@@ -247,16 +247,26 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
     }
   };
 
-  /** A lost phone: the authenticator app and the recovery codes go; the password stays. Audited. */
+  /**
+   * A lost phone: the authenticator app, the passkeys and the recovery codes go; the password
+   * stays. The user's sessions end (an administrator resetting their own keeps this one). Audited.
+   */
   const resetTwoFactor: RequestHandler = (req, res) => {
     const user = targetUser(ctx, req.params.username);
-    const removed = ctx.twoFactor.reset(user, actor(req), clientIp(req));
-    const what = [removed.totp ? 'the authenticator app' : '', removed.recoveryCodes ? `${removed.recoveryCodes} recovery code(s)` : ''].filter(Boolean);
+    const self = user.id === (req.user as Express.User).id;
+    const removed = ctx.twoFactor.reset(user, actor(req), clientIp(req), self ? { exceptSid: req.sessionID } : {});
+    const what = [
+      removed.totp ? 'the authenticator app' : '',
+      removed.passkeys ? `${removed.passkeys} passkey(s)` : '',
+      removed.recoveryCodes ? `${removed.recoveryCodes} recovery code(s)` : '',
+    ].filter(Boolean);
+    const list = what.length > 1 ? `${what.slice(0, -1).join(', ')} and ${what.at(-1)}` : what[0];
+    const ended = `${removed.sessionsRevoked} session(s) ended`;
     addFlash(
       req,
-      what.length
-        ? `Removed ${what.join(' and ')} of ${user.username}. They now sign in with their password alone and can set up a new app on their account page.`
-        : `${user.username} had no second factor; nothing was removed.`,
+      list
+        ? `Removed ${list} of ${user.username}; ${ended}. They now sign in with their password alone and can set up a new second factor on their account page.`
+        : `${user.username} had no second factor; nothing was removed; ${ended}.`,
     );
     res.redirect(303, userPath(user.username));
   };

@@ -2,10 +2,10 @@
 // Bearer`, scoped) or the session cookie (state changes then need X-CSRF-Token and a
 // same-origin request). JSON bodies are parsed here, small and shallow.
 
-import express, { type Request, type RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
-import { authIsRecent } from '../auth/confirm.js';
+import { strictJson } from '../http/json-body.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import { createSecondFactorPolicy, missingSecondFactor } from '../auth/second-factor-policy.js';
 import { authLevel } from '../sessions/types.js';
@@ -48,12 +48,12 @@ export interface ApiGuards {
   admin: RequestHandler[];
   /** Cookie sessions only (creating tokens, re-authenticating): a token cannot mint tokens. */
   sessionOnly: RequestHandler[];
-  /** After `admin`: a cookie session must have authenticated recently (403 reauth-required). */
+  /** After `admin` or `sessionOnly`: a cookie session must have passed the account's second factor and authenticated recently (403 second-factor-required, reauth-required). */
   recentAuth: RequestHandler;
 }
 
 export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
-  const parseJson = express.json({ limit: '16kb', strict: true, type: () => true });
+  const parseJson = strictJson('16kb');
 
   const json: RequestHandler = (req, res, next) => {
     if (SAFE_METHODS.has(req.method) || req.method === 'DELETE') return next();
@@ -161,13 +161,15 @@ export function createApiGuards(ctx: AppContext, guards: Guards): ApiGuards {
   };
 
   /**
-   * Dangerous admin operations from a cookie session need a recent authentication (the
-   * client calls POST /api/v1/me/reauth). Admin-scoped tokens are exempt: a script cannot
-   * type a password, and minting such a token already required a signed-in admin.
+   * Dangerous admin operations and creating tokens from a cookie session: the pages' rule
+   * (guards.requireRecentAuth: the second factor when the account has one, and a recent
+   * authentication; the client calls POST /api/v1/me/reauth). Admin-scoped tokens are
+   * exempt: a script cannot type a password, and minting such a token already required a
+   * signed-in admin who passed the same rule.
    */
-  const recentAuth: RequestHandler = (req, _res, next) => {
-    if (req.apiToken || authIsRecent(ctx, req)) return next();
-    next(new AppError('reauth-required', 403, 'Confirm your password first (POST /api/v1/me/reauth), then try again.'));
+  const recentAuth: RequestHandler = (req, res, next) => {
+    if (req.apiToken) return next();
+    guards.requireRecentAuth(req, res, next);
   };
 
   // Who, then may they, then the body: nothing is read from a caller who may not call.

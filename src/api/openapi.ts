@@ -56,7 +56,7 @@ export const OPERATIONS: Operation[] = [
     tag: 'me',
     summary: 'Change your password',
     description:
-      'Needs the current password (throttled like sign-in). Ends your other sessions and revokes your API tokens; this one stays signed in under a new session ID (a new cookie is set) and a new CSRF token, returned here.',
+      'Needs the current password (throttled like sign-in) and, when the account has a second factor, a session that passed it (else 403 second-factor-required). Ends your other sessions and revokes your API tokens; this one stays signed in under a new session ID (a new cookie is set) and a new CSRF token, returned here.',
     access: 'session',
     body: S.PasswordChangeBody,
     ok: 200,
@@ -93,7 +93,8 @@ export const OPERATIONS: Operation[] = [
     path: '/api/v1/me/tokens',
     tag: 'me',
     summary: 'Create an API token',
-    description: 'The secret is in the answer once and never again. A token cannot create tokens; the admin scope is for administrators.',
+    description:
+      'The secret is in the answer once and never again. A token cannot create tokens; the admin scope is for administrators. Needs a recent authentication (403 reauth-required) and, when the account has a second factor, a session that passed it (403 second-factor-required).',
     access: 'session',
     body: S.TokenCreateBody,
     ok: 201,
@@ -157,7 +158,7 @@ export const OPERATIONS: Operation[] = [
     method: 'post',
     path: '/api/v1/users/:username/disable',
     tag: 'users',
-    summary: 'Disable a user (ends their sessions)',
+    summary: 'Disable a user (ends their sessions, revokes their API tokens)',
     access: 'admin',
     recentAuth: true,
     ...user,
@@ -242,13 +243,13 @@ const REQUEST_COMPONENTS: Record<string, z.ZodType> = {
 };
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'The request is not valid (malformed JSON, unknown or wrong fields, bad parameters).',
+  400: 'The request is not valid (malformed JSON, a body that is not valid UTF-8, unknown or wrong fields, bad parameters).',
   401: 'No valid credentials: not signed in, or the API token is missing, malformed, expired or revoked.',
-  403: 'Refused: not allowed (insufficient-scope, forbidden, session-required), the CSRF token or same-origin check failed, a password change is required, the password was wrong, or a recent authentication is required (reauth-required).',
+  403: 'Refused: not allowed (insufficient-scope, forbidden, session-required), the CSRF token or same-origin check failed, a password change is required, the password was wrong, a recent authentication is required (reauth-required), or the account has a second factor this session has not passed (second-factor-required).',
   404: 'No such resource.',
   409: 'Conflicts with the current state (user-exists, last-admin, ambiguous-handle).',
   413: 'The body is too large (at most 16 kB).',
-  415: 'The body is not application/json.',
+  415: 'The body is not application/json, or not UTF-8.',
   429: 'Too many requests or wrong passwords; see Retry-After.',
 };
 

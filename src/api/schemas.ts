@@ -130,7 +130,7 @@ export const UserPage = z.strictObject({
   offset: z.number().int(),
   next_offset: z.number().int().nullable().meta({ description: 'The offset of the next page; null on the last page.' }),
 });
-export const DisabledUser = z.strictObject({ user: UserJson, sessions_revoked: z.number().int() });
+export const DisabledUser = z.strictObject({ user: UserJson, sessions_revoked: z.number().int(), tokens_revoked: z.number().int() });
 export const EnabledUser = z.strictObject({ user: UserJson });
 
 export const TokenJson = z.strictObject({

@@ -68,8 +68,8 @@ export function usersApi(ctx: AppContext) {
 
   const disable: RequestHandler = (req, res) => {
     const { username } = params(UsernameParams, req);
-    const { user, sessionsRevoked } = ctx.accounts.disable(username, actor(req));
-    res.json({ user: userJson(ctx.accounts.require(user.username)), sessions_revoked: sessionsRevoked });
+    const { user, sessionsRevoked, tokensRevoked } = ctx.accounts.disable(username, actor(req));
+    res.json({ user: userJson(ctx.accounts.require(user.username)), sessions_revoked: sessionsRevoked, tokens_revoked: tokensRevoked });
   };
 
   const enable: RequestHandler = (req, res) => {

@@ -17,7 +17,11 @@ export type SessionEndReason =
   | 'user-deleted'
   | 'session-limit'
   | 'regenerated'
-  | 'cleared';
+  | 'cleared'
+  /** The account got its first second factor: sessions signed in with the password alone end. */
+  | 'second-factor-enrolled'
+  /** An administrator or the CLI removed the user's second factors. */
+  | 'second-factor-reset';
 
 interface Who {
   userId?: number | null;
@@ -189,8 +193,8 @@ export class Audit {
     this.write('second-factor-locked', who, { until: who.until, duration_ms: who.durationMs, count: who.count });
   }
   /** Every second factor of a user removed (an administrator, the CLI, or the user turning it off). */
-  secondFactorReset(who: Who & { by: string; totp: boolean; recoveryCodes: number }): void {
-    this.write('second-factor-reset', who, { by: who.by, totp: who.totp, recovery_codes: who.recoveryCodes });
+  secondFactorReset(who: Who & { by: string; totp: boolean; recoveryCodes: number; passkeys: number; sessionsRevoked: number }): void {
+    this.write('second-factor-reset', who, { by: who.by, totp: who.totp, recovery_codes: who.recoveryCodes, passkeys: who.passkeys, sessions_revoked: who.sessionsRevoked });
   }
 
   /** Newest first (at most AUDIT_PAGE_MAX); for the CLI and tests. */

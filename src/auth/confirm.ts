@@ -5,6 +5,7 @@
 import type { Request } from 'express';
 import type { AppContext } from '../context.js';
 import { AppError } from '../lib/errors.js';
+import { authLevel } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
 
 /** How long a sign-in or re-authentication counts as recent for dangerous actions. */
@@ -46,4 +47,22 @@ export async function confirmPassword(ctx: AppContext, req: Request, password: u
 export function authIsRecent(ctx: AppContext, req: Request): boolean {
   const at = req.session?.auth?.at;
   return typeof at === 'number' && ctx.clock.now() - at < RECENT_AUTH_MS;
+}
+
+/**
+ * What this session still lacks for a change to how the account is protected (second
+ * factors, recovery codes, remembered devices, API tokens, the password; ASVS 6.4, 7.4.3):
+ * 'second-factor' when the account has a second factor and this session has not passed it
+ * (a password-only session, maybe signed in before the factor existed, must not take the
+ * factor over); 'recent-auth' when `recent` and the last authentication is over 10 minutes
+ * old; else 'none'. A session counts as having passed the factor for its whole life (its ID
+ * was renewed at that moment, so the cookie itself stands for the proof); a remembered
+ * device counts too, as at sign-in.
+ */
+export function missingForSensitiveChange(ctx: AppContext, req: Request, options: { recent: boolean }): 'none' | 'second-factor' | 'recent-auth' {
+  const user = req.user as Express.User | undefined;
+  if (!user) return 'recent-auth'; // fail closed (requireSession runs first anyway)
+  if (authLevel(req.session?.auth) !== 2 && ctx.twoFactor.isEnabled(user.id)) return 'second-factor';
+  if (options.recent && !authIsRecent(ctx, req)) return 'recent-auth';
+  return 'none';
 }

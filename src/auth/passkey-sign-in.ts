@@ -72,7 +72,10 @@ export function passkeySignInRoutes(ctx: AppContext) {
     const ip = clientIp(req);
     const c = req.session.passkeyDiscoverChallenge;
     delete req.session.passkeyDiscoverChallenge; // one answer per challenge, right or wrong
-    if (!c || ctx.clock.now() - c.at >= CHALLENGE_LIFETIME_MS) return refuse(res, 400, 'The passkey request had expired. Try again.');
+    // Taken in the store too: of two requests sent at once with one cookie (each with its
+    // own copy of the session), only one may answer the challenge.
+    const taken = typeof c?.challenge === 'string' && ctx.sessions.takeSessionValue(req.sessionID, 'passkeyDiscoverChallenge.challenge', c.challenge);
+    if (!c || !taken || ctx.clock.now() - c.at >= CHALLENGE_LIFETIME_MS) return refuse(res, 400, 'The passkey request had expired. Try again.');
     const verdict = ctx.regulator.check(ip, null);
     if (!verdict.allowed) {
       ctx.metrics.login('throttled');

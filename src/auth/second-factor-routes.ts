@@ -146,6 +146,9 @@ export function secondFactorRoutes(ctx: AppContext, guards: Guards) {
     const remember = pending ? pending.remember : (req.session.auth?.remember ?? false);
     // The pending state is used up by this sign-in; a step-up rests on the live session.
     loginWithSecondFactor(ctx, req, res, user, verdict.method, remember, pending ? { epoch: pending.epoch, consume: true } : {});
+    // Also on a step-up of a password-only session: it has just passed the factor, which is
+    // all a remembered device stands for (ASVS 6.4: what it may not do is change the factors
+    // without passing one, see missingForSensitiveChange).
     if (parsed.data.remember_device === 'on') rememberThisDevice(ctx, req, res, user.id);
     // A completed sign-in is recorded; a step-up of a signed-in session is not a new one.
     const session = pending ? recordSignIn(ctx, req, user, ip) : handleOf(hashSessionId(req.sessionID));

@@ -155,13 +155,19 @@ function program(io: Io): Command {
     );
   user
     .command('reset-2fa <name>')
-    .description("remove a user's second factors (authenticator app, recovery codes) after a lost phone; audited")
+    .description("remove a user's second factors (authenticator app, passkeys, recovery codes) after a lost phone and end their sessions; audited")
     .action((name: string) =>
       withContext((ctx) => {
         const target = ctx.accounts.require(name);
         const removed = ctx.twoFactor.reset(target, by);
-        const what = [removed.totp ? 'authenticator app' : '', removed.recoveryCodes ? `${removed.recoveryCodes} recovery code(s)` : ''].filter(Boolean);
-        io.out(what.length ? `reset ${target.username}: removed ${what.join(' and ')}; the password alone now signs in` : `${target.username} had no second factor; nothing removed`);
+        const what = [
+          removed.totp ? 'authenticator app' : '',
+          removed.passkeys ? `${removed.passkeys} passkey(s)` : '',
+          removed.recoveryCodes ? `${removed.recoveryCodes} recovery code(s)` : '',
+        ].filter(Boolean);
+        const list = what.length > 1 ? `${what.slice(0, -1).join(', ')} and ${what.at(-1)}` : what[0];
+        const ended = `${removed.sessionsRevoked} session(s) ended`;
+        io.out(list ? `reset ${target.username}: removed ${list}; ${ended}; the password alone now signs in` : `${target.username} had no second factor; nothing removed; ${ended}`);
       }),
     );
   user
@@ -185,11 +191,11 @@ function program(io: Io): Command {
     );
   user
     .command('disable <name>')
-    .description('disable a user and end their sessions')
+    .description('disable a user: end their sessions and revoke their API tokens')
     .action((name: string) =>
       withContext((ctx) => {
-        const { user: u, sessionsRevoked } = ctx.accounts.disable(name, by);
-        io.out(`disabled ${u.username}; ${sessionsRevoked} session(s) ended`);
+        const { user: u, sessionsRevoked, tokensRevoked } = ctx.accounts.disable(name, by);
+        io.out(`disabled ${u.username}; ${sessionsRevoked} session(s) ended, ${tokensRevoked} API token(s) revoked`);
       }),
     );
   user

@@ -6,7 +6,7 @@ import { csrfSync } from 'csrf-sync';
 import type { AppContext } from '../context.js';
 import { AppError } from '../lib/errors.js';
 import { safeLocalPath } from '../access/redirect.js';
-import { authIsRecent } from '../auth/confirm.js';
+import { missingForSensitiveChange } from '../auth/confirm.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import { createSecondFactorPolicy, ENROLL_PATH, missingSecondFactor } from '../auth/second-factor-policy.js';
 import { authLevel } from '../sessions/types.js';
@@ -45,10 +45,18 @@ export interface Guards {
    */
   requireSecondFactor: RequestHandler;
   /**
-   * Dangerous actions: the last sign-in or password confirmation must be under 10 minutes
-   * old, or the user is asked for their password again (/reauth) and comes back.
+   * Dangerous actions and changes to how the account is protected (second factors, recovery
+   * codes, API tokens): once the account has a second factor, a session that passed it (else
+   * the second step first, /login/second-factor); and the last sign-in or password
+   * confirmation under 10 minutes old (else the password again, /reauth). Either way the
+   * browser comes back to the page. Under /api/: 403 second-factor-required or reauth-required.
    */
   requireRecentAuth: RequestHandler;
+  /**
+   * requireRecentAuth without the 10 minutes, for forms that ask for the password
+   * themselves (changing it) and protective changes (forgetting a remembered device).
+   */
+  requireSecondFactorPassed: RequestHandler;
   /** The token to put in a page's forms (creates it on first use). */
   csrfToken(req: express.Request): string;
   /** Whether the request carries this session's CSRF token (for pages that answer themselves). */
@@ -113,6 +121,41 @@ export function createGuards(ctx: AppContext): Guards {
     next();
   };
 
+  /** Where a form goes back to after /reauth or the second step: its page (same-origin Referer), else a page for its path. */
+  const backTo = (req: express.Request): string => {
+    const referer = req.get('referer');
+    let back: string | null = null;
+    if (referer) {
+      try {
+        const url = new URL(referer);
+        if (url.host === req.host) back = safeLocalPath(`${url.pathname}${url.search}`);
+      } catch {
+        back = null;
+      }
+    }
+    // Without a Referer: account forms go back to /account; admin form paths answer GET
+    // with their page.
+    const fallback = req.path.startsWith('/account/') ? '/account' : safeLocalPath(req.path);
+    return back ?? fallback ?? '/';
+  };
+
+  /** One rule (missingForSensitiveChange) for pages and the JSON API alike. */
+  const sensitiveChange =
+    (recent: boolean): RequestHandler =>
+    (req, res, next) => {
+      const missing = missingForSensitiveChange(ctx, req, { recent });
+      if (missing === 'none') return next();
+      if (req.path.startsWith('/api/')) {
+        return next(
+          missing === 'second-factor'
+            ? new AppError('second-factor-required', 403, 'This account has a second factor and this session has not used it: complete the second sign-in step first (/login/second-factor).')
+            : new AppError('reauth-required', 403, 'Confirm your password first (POST /api/v1/me/reauth), then try again.'),
+        );
+      }
+      const page = missing === 'second-factor' ? '/login/second-factor' : '/reauth';
+      res.redirect(303, `${page}?rd=${encodeURIComponent(backTo(req))}`);
+    };
+
   const requireSafeTransport: RequestHandler = (req, res, next) => {
     if (req.secure || ctx.config.server.allow_insecure_http || isLocalRequest(req)) return next();
     if (req.path.startsWith('/api/')) return next(new AppError('https-required', 403, 'Passwords are only accepted over HTTPS (or from this machine).'));
@@ -158,24 +201,8 @@ export function createGuards(ctx: AppContext): Guards {
       if (SAFE_METHODS.has(req.method)) return res.redirect(303, '/account/password');
       next(new AppError('password-change-required', 403, 'Choose a new password before doing anything else.'));
     },
-    requireRecentAuth: (req, res, next) => {
-      if (authIsRecent(ctx, req)) return next();
-      // Back to the page the form was on (same-origin checked already), else to this path.
-      const referer = req.get('referer');
-      let back: string | null = null;
-      if (referer) {
-        try {
-          const url = new URL(referer);
-          if (url.host === req.host) back = safeLocalPath(`${url.pathname}${url.search}`);
-        } catch {
-          back = null;
-        }
-      }
-      // Without a Referer: account forms go back to /account; admin form paths answer GET
-      // with their page.
-      const fallback = req.path.startsWith('/account/') ? '/account' : safeLocalPath(req.path);
-      res.redirect(303, `/reauth?rd=${encodeURIComponent(back ?? fallback ?? '/')}`);
-    },
+    requireRecentAuth: sensitiveChange(true),
+    requireSecondFactorPassed: sensitiveChange(false),
     csrfToken: (req) => csrf.generateToken(req),
     csrfValid: (req) => csrf.isRequestValid(req),
   };

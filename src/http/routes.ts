@@ -66,7 +66,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   /** State-changing forms of signed-in pages. */
   const form = [g.form, g.sameOrigin, g.requireCsrf];
   const admin = [...page, g.requireAdmin];
-  /** Admin changes to accounts: the admin's password again if the last sign-in is over 10 minutes old. */
+  /** Admin changes to accounts: the admin's password again if the last sign-in is over 10 minutes old (and their second factor, which requireAdmin already demands). */
   const dangerous = [...admin, ...form, g.requireRecentAuth];
   const apiMe = meApi(ctx, g);
   const apiUsers = usersApi(ctx);
@@ -108,26 +108,29 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'get', path: '/account', session: true, chain: [...page, account.overview] },
     { method: 'post', path: '/account/sessions/revoke-others', session: true, chain: [...page, ...form, account.revokeOthers] },
     { method: 'post', path: '/account/sessions/:handle/revoke', session: true, chain: [...page, ...form, account.revokeSession] },
-    // Not requireCurrentPassword: a forced password change is done on this very page.
+    // Not requireCurrentPassword: a forced password change is done on this very page. The
+    // form asks for the password; once the account has a second factor, the session must have passed it.
     { method: 'get', path: '/account/password', session: true, chain: [g.requireSafeTransport, g.requireSession, password.page] },
-    { method: 'post', path: '/account/password', session: true, chain: [g.requireSafeTransport, g.requireSession, ...form, password.submit] },
+    { method: 'post', path: '/account/password', session: true, chain: [g.requireSafeTransport, g.requireSession, ...form, g.requireSecondFactorPassed, password.submit] },
     { method: 'get', path: '/account/data', session: true, chain: [...page, account.downloadData] },
     { method: 'post', path: '/account/delete-request', session: true, chain: [g.requireSafeTransport, ...page, ...form, account.requestDeletion] },
     { method: 'post', path: '/account/delete-request/cancel', session: true, chain: [...page, ...form, account.cancelDeletion] },
     { method: 'post', path: '/account/tokens', session: true, chain: [...page, ...form, g.requireRecentAuth, account.createToken] },
     { method: 'post', path: '/account/tokens/:id/revoke', session: true, chain: [...page, ...form, account.revokeToken] },
-    { method: 'post', path: '/account/devices/:id/revoke', session: true, chain: [...page, ...form, devices.revoke] },
-    // Second factors: changing them needs a recent authentication; confirming a set-up
-    // begun that way does not (the code proves the app has the new secret).
+    // Forgetting a remembered device protects (no fresh password), but once the account has a second factor only a session that passed it may.
+    { method: 'post', path: '/account/devices/:id/revoke', session: true, chain: [...page, ...form, g.requireSecondFactorPassed, devices.revoke] },
+    // Second factors: changing them needs a recent authentication and, once the account has
+    // a factor, a session that passed it (requireRecentAuth); confirming a set-up begun that
+    // way needs no fresh password (the code proves the app has the new secret).
     { method: 'get', path: '/account/two-factor', session: true, chain: [...page, twoFactor.page] },
     { method: 'post', path: '/account/two-factor/totp', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.beginTotp] },
-    { method: 'post', path: '/account/two-factor/totp/confirm', session: true, chain: [...page, ...form, twoFactor.confirmTotp] },
+    { method: 'post', path: '/account/two-factor/totp/confirm', session: true, chain: [...page, ...form, g.requireSecondFactorPassed, twoFactor.confirmTotp] },
     { method: 'post', path: '/account/two-factor/recovery-codes', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.regenerateCodes] },
     { method: 'post', path: '/account/two-factor/remove', session: true, chain: [...page, ...form, g.requireRecentAuth, twoFactor.remove] },
     // Passkeys: registering needs a recent authentication (options are JSON, the page's
     // CSRF token in X-CSRF-Token); renaming is harmless, removing needs recent auth.
     { method: 'post', path: '/account/two-factor/passkeys/register/options', session: true, chain: [...page, passkey.jsonBody, g.sameOrigin, passkey.csrf, g.requireRecentAuth, passkey.registrationOptions] },
-    { method: 'post', path: '/account/two-factor/passkeys/register', session: true, chain: [...page, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.register] },
+    { method: 'post', path: '/account/two-factor/passkeys/register', session: true, chain: [...page, passkey.jsonBody, g.sameOrigin, passkey.csrf, g.requireSecondFactorPassed, passkey.register] },
     { method: 'post', path: '/account/two-factor/passkeys/:id/rename', session: true, chain: [...page, ...form, passkey.rename] },
     { method: 'post', path: '/account/two-factor/passkeys/:id/delete', session: true, chain: [...page, ...form, g.requireRecentAuth, passkey.remove] },
     // The strength meter: signed-in users, or the setup page's visitor with its setup token
@@ -165,7 +168,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'get', path: '/api/v1/openapi.json', session: false, chain: [openApiRoute(ctx)] },
     { method: 'get', path: '/api/v1/csrf', session: true, chain: [...api.sessionOnly, apiMe.csrf] },
     { method: 'get', path: '/api/v1/me', session: true, chain: [...api.read, apiMe.show] },
-    { method: 'put', path: '/api/v1/me/password', session: true, chain: [g.requireSafeTransport, ...api.sessionOnly, apiMe.changePassword] },
+    { method: 'put', path: '/api/v1/me/password', session: true, chain: [g.requireSafeTransport, ...api.sessionOnly, g.requireSecondFactorPassed, apiMe.changePassword] },
     { method: 'post', path: '/api/v1/me/reauth', session: true, chain: [g.requireSafeTransport, ...api.sessionOnly, apiMe.reauth] },
     { method: 'get', path: '/api/v1/me/sessions', session: true, chain: [...api.read, apiMe.sessions] },
     { method: 'post', path: '/api/v1/me/sessions/revoke-others', session: true, chain: [...api.write, apiMe.revokeOthers] },

@@ -31,6 +31,8 @@ const END_REASONS = Object.keys({
   'session-limit': true,
   regenerated: true,
   cleared: true,
+  'second-factor-enrolled': true,
+  'second-factor-reset': true,
 } satisfies Record<SessionEndReason, true>) as SessionEndReason[];
 
 /** Methods get their own label value; anything else (WebDAV verbs, typos) is `other`. */

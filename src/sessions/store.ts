@@ -572,6 +572,29 @@ export class SqliteSessionStore extends session.Store {
     this.cache?.clear();
   }
 
+  private takeValueSql: Statement | null = null;
+
+  /**
+   * Takes a single-use value (a WebAuthn challenge) out of a live session's stored data:
+   * removes `key` (plain names, dotted for a nested one: `passkeyChallenge.challenge`) only
+   * while the row still holds the string `expected` there, in one statement. Of requests
+   * racing with one cookie, each holding its own copy of the session, exactly one gets
+   * true; the rule is in SQL, so it holds across processes. The cached copy follows the row.
+   */
+  takeSessionValue(sid: string, key: string, expected: string): boolean {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(key)) throw new RangeError(`not a session data key: ${key}`);
+    this.takeValueSql ??= this.db.prepare(`
+      UPDATE sessions SET data = json_remove(data, @path)
+      WHERE id_hash = @hash AND deleted_at IS NULL AND json_type(data, @path) = 'text' AND json_extract(data, @path) = @expected
+      RETURNING data`);
+    const hash = hashSessionId(sid);
+    const row = this.takeValueSql.get({ hash, path: `$.${key}`, expected }) as { data: string } | undefined;
+    if (!row) return false;
+    const cached = this.cache?.peek(hash);
+    if (cached) cached.data = row.data;
+    return true;
+  }
+
   // ---- internals -----------------------------------------------------------------------
 
   private save(sid: string, sess: SessionData): void {

@@ -4,12 +4,28 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Request } from 'express';
+import ipaddr from 'ipaddr.js';
 import proxyaddr from 'proxy-addr';
 
-/** IPv4-mapped IPv6 ("::ffff:10.0.0.1") is written as plain IPv4. */
+/**
+ * One spelling per client address, so that bans, bindings and rules cannot be escaped by
+ * writing the same address another way: an IPv4 address inside IPv6, mapped
+ * (`::ffff:192.0.2.77`, `::ffff:c000:24d`, `0:0:0:0:0:ffff:c000:024d`) or compatible
+ * (`::192.0.2.77`, deprecated), becomes plain IPv4 (`192.0.2.77`); other IPv6 is lower case.
+ */
 export function normalizeIp(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return mapped ? (mapped[1] as string) : ip.toLowerCase();
+  const lower = ip.toLowerCase();
+  // Fast path (every forward-auth request): IPv4, or IPv6 whose first 16 bits are not zero.
+  if (!lower.includes(':') || (lower[0] !== ':' && lower[0] !== '0')) return lower;
+  if (!ipaddr.IPv6.isValid(lower)) return lower;
+  const v6 = ipaddr.IPv6.parse(lower);
+  const p = v6.parts;
+  if (v6.zoneId !== undefined || p[0] || p[1] || p[2] || p[3] || p[4]) return lower;
+  const high = p[6] ?? 0;
+  const low = p[7] ?? 0;
+  // Compatible: ::a.b.c.d, but not :: (unspecified) or ::1 (loopback), which are IPv6's own.
+  const embedsV4 = p[5] === 0xffff || (p[5] === 0 && (high !== 0 || low > 1));
+  return embedsV4 ? `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}` : lower;
 }
 
 export function clientIp(req: Request): string {

@@ -4,7 +4,8 @@
 //
 // THE LOCKOUT RULE (also in the README, "Brute-force protection"):
 //  1. Every failed sign-in counts on up to three counters: the client address (an IPv4
-//     address, or the IPv6 /64), the username (from any address) and the pair
+//     address, also when written inside IPv6 as ::ffff:… or ::a.b.c.d (normalizeIp), or the
+//     IPv6 /64), the username (from any address) and the pair
 //     address+username. A counter forgets its failures once `window` passes without one.
 //     Malformed or unsupported usernames count on the address counter only.
 //  2. A "known" address for a user is one from which that user has signed in

@@ -96,7 +96,9 @@ export class Passkeys {
       insert: db.prepare(
         'INSERT INTO webauthn_credentials (user_id, credential_id, public_key, counter, transports, name, device_type, backed_up, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      use: db.prepare('UPDATE webauthn_credentials SET counter = ?, last_used_at = ? WHERE id = ?'),
+      // Compare-and-set: of two answers verified against the same stored counter (parallel
+      // requests), only the first to write wins; the other finds the counter moved.
+      use: db.prepare('UPDATE webauthn_credentials SET counter = @counter, last_used_at = @now WHERE id = @id AND counter = @old'),
       rename: db.prepare('UPDATE webauthn_credentials SET name = ? WHERE id = ? AND user_id = ?'),
       remove: db.prepare('DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?'),
       removeAll: db.prepare('DELETE FROM webauthn_credentials WHERE user_id = ?'),
@@ -126,8 +128,20 @@ export class Passkeys {
     });
   }
 
-  /** Verifies a registration response for the challenge this session was given; stores the key. */
-  async register(user: Who, response: RegistrationResponseJSON, challenge: string, rp: RelyingParty, name: string, ip: string | null): Promise<Passkey | null> {
+  /**
+   * Verifies a registration response for the challenge this session was given; stores the
+   * key. `inTransaction` runs in the storing transaction, after the insert (TwoFactor: was
+   * this the account's first factor?).
+   */
+  async register(
+    user: Who,
+    response: RegistrationResponseJSON,
+    challenge: string,
+    rp: RelyingParty,
+    name: string,
+    ip: string | null,
+    inTransaction?: () => void,
+  ): Promise<Passkey | null> {
     let info;
     try {
       const result = await verifyRegistrationResponse({
@@ -159,6 +173,7 @@ export class Passkeys {
           now,
         );
         this.events.passkeyRegistered({ userId: user.id, username: user.username, ip, passkey: Number(r.lastInsertRowid), name });
+        inTransaction?.();
         return Number(r.lastInsertRowid);
       })(),
     );
@@ -208,7 +223,10 @@ export class Passkeys {
       return { ok: false, reason: 'counter-regression' };
     }
     const now = this.clock.now();
-    this.sql.use.run(newCounter, now, row.id);
+    if (this.sql.use.run({ counter: newCounter, now, id: row.id, old: row.counter }).changes !== 1) {
+      this.events.secondFactorFailed({ userId: user.id, username: user.username, ip, method: 'passkey', reason: 'counter-regression', passkey: row.id });
+      return { ok: false, reason: 'counter-regression' };
+    }
     this.events.passkeyUsed({ userId: user.id, username: user.username, ip, passkey: row.id });
     return { ok: true, passkey: { ...toPasskey(row), lastUsedAt: now } };
   }

@@ -171,16 +171,21 @@ export class Accounts {
     return this.users.list().filter((u) => u.deletionRequestedAt !== null).sort((a, b) => (a.deletionRequestedAt ?? 0) - (b.deletionRequestedAt ?? 0));
   }
 
-  disable(rawUsername: string, by: string): { user: User; sessionsRevoked: number } {
+  /**
+   * Disables a user: sessions end, API tokens are revoked and remembered devices forgotten
+   * (ASVS 7.4: all sessions and tokens end), so enabling the account later brings none back.
+   */
+  disable(rawUsername: string, by: string): { user: User; sessionsRevoked: number; tokensRevoked: number } {
     const user = this.require(rawUsername);
     // Sessions end durably (fsynced): see durably().
     return durably(this.db, this.db.transaction(() => {
       if (isAdmin(user.groups) && !user.disabled) this.keepAnAdmin(user);
       this.users.setDisabled(user.id, true, this.clock.now());
       const sessionsRevoked = this.sessions.revokeUserSessions(user.id, 'user-disabled', { by });
+      const tokensRevoked = this.tokens?.revokeAllOf(user.id, by) ?? 0;
       revokeAllRememberedDevices(this.db, this.clock, this.audit, user.id, 'user-disabled');
       this.audit.userDisabled({ userId: user.id, username: user.username, by, sessionsRevoked });
-      return { user, sessionsRevoked };
+      return { user, sessionsRevoked, tokensRevoked };
     }));
   }
 

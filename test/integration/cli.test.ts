@@ -15,6 +15,7 @@ import type { SessionInfo } from '../../src/sessions/types.js';
 import type { User } from '../../src/users/repository.js';
 import { Browser } from '../support/browser.js';
 import { buildOnce, gatehouse as runCli, type CliResult } from '../support/cli.js';
+import { SoftAuthenticator } from '../support/webauthn.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../support/harness.js';
 import { codeAt } from '../unit/twofactor/support.js';
 
@@ -212,12 +213,16 @@ describe('gatehouse CLI (real command in a child process)', function () {
       }
     });
 
-    it('disable stops sign-in, enable restores it, delete removes the user', async () => {
+    it('disable stops sign-in and revokes API tokens, enable restores sign-in (not the tokens), delete removes the user', async () => {
       await addWithCli(dir, 'alice');
       await addWithCli(dir, 'bob');
+      const before = openContext(dir);
+      const alice = before.accounts.require('alice');
+      const { token } = before.tokens.create({ userId: alice.id, username: 'alice', name: 'script', scope: 'read', lifetimeMs: 86_400_000, by: 'test' });
+      before.close();
       const disabled = await gatehouse(dir, ['user', 'disable', 'alice']);
       expect(disabled.code, disabled.stderr).to.equal(0);
-      expect(disabled.stdout.trim()).to.equal('disabled alice; 0 session(s) ended');
+      expect(disabled.stdout.trim()).to.equal('disabled alice; 0 session(s) ended, 1 API token(s) revoked');
       expect((await listUsers(dir)).find((u) => u.username === 'alice')?.disabled).to.equal(true);
       expect((await gatehouse(dir, ['user', 'list'])).stdout).to.match(/^alice\s+alice\s+-\s+disabled/m);
       const ctx = openContext(dir);
@@ -227,6 +232,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
         expect(enabled.code).to.equal(0);
         expect(enabled.stdout.trim()).to.equal('enabled alice');
         expect((await ctx.accounts.verifyCredentials('alice', GOOD_PASSWORD)).ok).to.equal(true);
+        expect(ctx.tokens.authenticate(token, '127.0.0.1')).to.equal(null);
       } finally {
         ctx.close();
       }
@@ -245,7 +251,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
       expect((await gatehouse(dir, ['user', 'list'])).stdout).to.match(/^alice\s+alice\s+-\s+active, must change password/m);
     });
 
-    it('reset-2fa removes the authenticator app and recovery codes (audited), and passwd then needs 15 characters again', async () => {
+    it('reset-2fa removes the authenticator app, passkeys and recovery codes and ends the sessions (audited); passwd then needs 15 characters again', async () => {
       await addWithCli(dir, 'alice');
       const ctx = openContext(dir);
       try {
@@ -254,20 +260,27 @@ describe('gatehouse CLI (real command in a child process)', function () {
         secrets.add(secret);
         expect(ctx.twoFactor.totp.confirm(alice, codeAt(secret, Date.now())).ok).to.equal(true);
         for (const code of ctx.twoFactor.recoveryCodes.generate(alice, 'test')) secrets.add(code);
+        const rp = { rpID: 'localhost', origin: 'http://localhost' };
+        const options = await ctx.twoFactor.passkeys.registrationOptions(alice, rp);
+        expect(await ctx.twoFactor.passkeys.register(alice, new SoftAuthenticator().create(options as never, rp.origin) as never, options.challenge, rp, 'key', null)).to.not.equal(null);
         // With a second factor, 9 characters are enough (NIST SP 800-63B-4).
         const nine = await gatehouse(dir, ['user', 'passwd', 'alice', '--password-stdin'], { input: 'mauve fjq\n' });
         expect(nine.code, nine.stderr).to.equal(0);
+        await storeSession(ctx, 'cli-test-reset-2fa', alice.id);
 
         const res = await gatehouse(dir, ['user', 'reset-2fa', 'Alice']);
         expect(res.code, res.stderr).to.equal(0);
-        expect(res.stdout.trim()).to.equal('reset alice: removed authenticator app and 10 recovery code(s); the password alone now signs in');
+        expect(res.stdout.trim()).to.equal('reset alice: removed authenticator app, 1 passkey(s) and 10 recovery code(s); 1 session(s) ended; the password alone now signs in');
         expect(ctx.twoFactor.status(alice.id)).to.include({ enabled: false, totp: 'none', recoveryCodesRemaining: 0 });
-        const event = ctx.audit.recent(5).find((e) => e.event === 'second-factor-reset');
+        expect(ctx.twoFactor.status(alice.id).passkeys).to.have.length(0);
+        expect(ctx.sessions.lookup('cli-test-reset-2fa')).to.equal(null);
+        const event = ctx.audit.recent(10).find((e) => e.event === 'second-factor-reset');
         expect(event?.details.by).to.match(/^cli:/);
+        expect(event?.details).to.include({ totp: true, passkeys: 1, recovery_codes: 10, sessions_revoked: 1 });
 
         const again = await gatehouse(dir, ['user', 'reset-2fa', 'alice']);
         expect(again.code).to.equal(0);
-        expect(again.stdout.trim()).to.equal('alice had no second factor; nothing removed');
+        expect(again.stdout.trim()).to.equal('alice had no second factor; nothing removed; 0 session(s) ended');
         const short = await gatehouse(dir, ['user', 'passwd', 'alice', '--password-stdin'], { input: 'quiet mauve fj\n' });
         expect(short.code).to.equal(1);
         expect(short.stderr).to.include('Use at least 15 characters');
@@ -489,7 +502,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
       const { browser, sid } = await signIn('alice');
       const res = await gatehouse(dir, ['user', 'disable', 'alice']);
       expect(res.code, res.stderr).to.equal(0);
-      expect(res.stdout.trim()).to.equal('disabled alice; 1 session(s) ended');
+      expect(res.stdout.trim()).to.equal('disabled alice; 1 session(s) ended, 0 API token(s) revoked');
       // The server's store itself must stop serving it, not only passport's user reload.
       expect(app.ctx.sessions.lookup(sid)).to.equal(null);
       await expectSignedOut(browser);

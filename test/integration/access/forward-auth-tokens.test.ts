@@ -108,12 +108,13 @@ describe('forward auth with API tokens', () => {
     expect(info.lastUsedIp).to.equal('192.168.1.44');
   });
 
-  it('a disabled user’s token is refused', async () => {
+  it('a disabled user’s token is refused, and stays refused after the account is enabled again (revoked)', async () => {
     const token = mint('alice');
     app.ctx.accounts.disable('alice', 'test');
     expect((await verify(anonymous, APP, bearer(token))).status).to.equal(401);
     app.ctx.accounts.enable('alice', 'test');
-    expect((await verify(anonymous, APP, bearer(token))).status).to.equal(200);
+    expect((await verify(anonymous, APP, bearer(token))).status).to.equal(401);
+    expect((await verify(anonymous, APP, bearer(mint('alice')))).status).to.equal(200);
   });
 
   it('a user who must change their password is refused, by token and by cookie, until they do', async () => {

@@ -262,9 +262,14 @@ describe('account: password minimum with a second factor', () => {
   });
 
   it('with a second factor, 9 characters are accepted (form, meter and minlength say 8); 7 are not', async () => {
-    const b = await signedIn(app, 'alice', GOOD_PASSWORD);
     const { secret } = await app.ctx.twoFactor.totp.begin(alice);
     expect(app.ctx.twoFactor.totp.confirm(alice, codeAt(secret, clock.now())).ok).to.equal(true);
+    clock.advance(3 * STEP);
+    // Once the account has a factor, only a session that passed it may change the password.
+    const b = new Browser(app.url);
+    expect((await b.login('alice', GOOD_PASSWORD)).location).to.equal('/login/second-factor');
+    const step = await b.post('/login/second-factor', { _csrf: await b.csrf('/login/second-factor'), code: codeAt(secret, clock.now()) });
+    expect(step.status).to.equal(303);
     expect((await b.get('/account/password')).text).to.match(/name="new_password"[^>]+minlength="8"/);
     expect(await strength(b, 'mauve fjq')).to.include({ acceptable: true });
     expect((await strength(b, 'mauvefj')).problems.join(' ')).to.contain('Use at least 8 characters');

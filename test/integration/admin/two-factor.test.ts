@@ -1,7 +1,7 @@
 // Resetting a user's second factors on /admin/users/:username (a lost phone): shown with
 // the user's two-factor status, administrators only, a dangerous action (CSRF, recent
-// authentication), audited with the administrator's name; an admin's password reset of
-// such a user follows the 8-character minimum.
+// authentication), audited with the administrator's name, ending the user's sessions; an
+// admin's password reset of such a user follows the 8-character minimum.
 
 import { expect } from 'chai';
 import type { User } from '../../../src/users/repository.js';
@@ -15,10 +15,11 @@ const RESET = '/admin/users/alice/reset-two-factor';
 describe('admin: reset a user\'s second factors', () => {
   let app: AdminApp;
   let alice: User;
+  let secret: string;
   beforeEach(async () => {
     app = await startAdminApp();
     alice = app.ctx.users.findByUsername('alice') as User;
-    const { secret } = await app.ctx.twoFactor.totp.begin(alice);
+    ({ secret } = await app.ctx.twoFactor.totp.begin(alice));
     expect(app.ctx.twoFactor.totp.confirm(alice, codeAt(secret, app.clock.now())).ok).to.equal(true);
     app.ctx.twoFactor.recoveryCodes.generate(alice, 'user:alice');
   });
@@ -41,6 +42,30 @@ describe('admin: reset a user\'s second factors', () => {
     const event = app.ctx.audit.recent(10).find((e) => e.event === 'second-factor-reset');
     expect(event?.username).to.equal('alice');
     expect(event?.details).to.include({ by: 'admin:root', totp: true, recovery_codes: 10 });
+  });
+
+  it('ends every session of the user (reason second-factor-reset), audited with the passkeys and sessions', async () => {
+    app.clock.advance(90_000);
+    const phone = await signIn(app, 'alice');
+    const step = await phone.post('/login/second-factor', { _csrf: await phone.csrf('/login/second-factor'), code: codeAt(secret, app.clock.now()) });
+    expect(step.status).to.equal(303);
+    expect((await phone.get('/account')).status).to.equal(200);
+    const admin = await signIn(app, 'root');
+    expect((await submit(admin, '/admin/users/alice', RESET)).status).to.equal(303);
+    expect(flashes(await admin.get('/admin/users/alice'))[0]).to.contain('of alice; 1 session(s) ended');
+    expect((await phone.get('/account')).location).to.equal('/login');
+    const reason = app.ctx.db.prepare("SELECT delete_reason FROM sessions WHERE user_id = ? AND delete_reason != 'regenerated'").pluck().all(alice.id);
+    expect(reason).to.deep.equal(['second-factor-reset']);
+    const event = app.ctx.audit.recent(10).find((e) => e.event === 'second-factor-reset');
+    expect(event?.details).to.include({ passkeys: 0, sessions_revoked: 1 });
+  });
+
+  it('an administrator resetting their own second factors stays signed in; their other sessions end', async () => {
+    const other = await signIn(app, 'root');
+    const admin = await signIn(app, 'root');
+    expect((await submit(admin, '/admin/users/root', '/admin/users/root/reset-two-factor')).status).to.equal(303);
+    expect((await admin.get('/admin')).status).to.equal(200);
+    expect((await other.get('/admin')).location).to.equal('/login');
   });
 
   it('refuses a household member with 403 and changes nothing', async () => {

@@ -56,6 +56,7 @@ describe('API: administration', () => {
     const disabled = await root.post('/api/v1/users/carol/disable');
     expect(disabled.status).to.equal(200);
     expect(disabled.body.user.disabled).to.equal(true);
+    expect(disabled.body.tokens_revoked).to.equal(0);
     const enabled = await root.post('/api/v1/users/carol/enable');
     expect(enabled.body.user.disabled).to.equal(false);
 

@@ -109,6 +109,22 @@ describe('API: hostile input', () => {
     }
   });
 
+  it('bytes that are not UTF-8 are refused with 400 invalid-utf8, never replaced with U+FFFD', async () => {
+    const bad = [Buffer.from([0xff]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x82])];
+    for (const bytes of bad) {
+      const body = Buffer.concat([Buffer.from('{"display_name":"ro'), bytes, Buffer.from('ot"}')]);
+      const res = await fetch(new URL('/api/v1/users/root', app.url), {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json' },
+        body,
+      });
+      const answer = (await res.json()) as { error?: { code: string; message: string } };
+      expect(res.status, bytes.toString('hex')).to.equal(400);
+      expect(answer.error).to.deep.equal({ code: 'invalid-utf8', message: 'The body is not valid UTF-8.' });
+    }
+    expect(app.ctx.users.findByUsername('root')?.displayName).to.equal('root');
+  });
+
   it('hostile path parameters and queries are 4xx', async () => {
     for (const [name, api] of clients()) {
       for (const path of ['/api/v1/users/%00', '/api/v1/users/%E2%80%8Broot', `/api/v1/users/${'a'.repeat(300)}`, '/api/v1/users/%ZZ', '/api/v1/me/tokens/1e3', '/api/v1/me/tokens/-1']) {

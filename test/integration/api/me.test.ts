@@ -93,7 +93,14 @@ describe('API /me with the session cookie', () => {
     const user = app.ctx.users.findByUsername('alice')!;
     const { secret } = await app.ctx.twoFactor.totp.begin(user);
     expect(app.ctx.twoFactor.totp.confirm(user, codeAt(secret, clock.now())).ok).to.equal(true);
-    const ok = await alice.put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'quokkaly' });
+    clock.advance(90_000);
+    // This session signed in before the factor existed: it must pass the factor first.
+    const refused = await alice.put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'quokkaly' });
+    expect(refused.status).to.equal(403);
+    expect(refused.body.error.code).to.equal('second-factor-required');
+    const b = alice.browser;
+    expect((await b.post('/login/second-factor', { _csrf: await b.csrf('/login/second-factor'), code: codeAt(secret, clock.now()) })).status).to.equal(303);
+    const ok = await new Api(doc, b).put('/api/v1/me/password', { current_password: GOOD_PASSWORD, new_password: 'quokkaly' });
     expect(ok.status, ok.text).to.equal(200);
   });
 
@@ -183,11 +190,14 @@ describe('API /me with the session cookie', () => {
     expect((await token.get('/api/v1/me/sessions')).status).to.equal(401);
   });
 
-  it('a disabled user’s session and tokens stop working at once', async () => {
+  it('a disabled user’s session and tokens stop working at once, and enabling the account does not bring the tokens back', async () => {
     const secret = await createToken(alice, 'read');
     await addUser(app.ctx, 'root', { groups: ['admins'] });
-    app.ctx.accounts.disable('alice', 'test');
+    expect(app.ctx.accounts.disable('alice', 'test')).to.include({ tokensRevoked: 1 });
     expect((await alice.get('/api/v1/me')).status).to.equal(401);
     expect((await Api.withToken(doc, app.url, secret).get('/api/v1/me')).status).to.equal(401);
+    app.ctx.accounts.enable('alice', 'test');
+    expect((await Api.withToken(doc, app.url, secret).get('/api/v1/me')).status).to.equal(401);
+    expect(app.ctx.tokens.list(app.ctx.users.findByUsername('alice')!.id)[0]?.revokedAt).to.be.a('number');
   });
 });

@@ -93,6 +93,16 @@ describe('login throttling', () => {
     expect(app.ctx.regulator.listBans().map((b) => [b.scope, b.ip, b.cause])).to.deep.equal([['ip', '203.0.113.9', 'failures']]);
   });
 
+  it('holds an address ban whichever way the proxy writes the address (IPv4 inside IPv6)', async () => {
+    await start({ max_failures_per_ip: 3, backoff_after: 10 });
+    await addUser(app.ctx, 'alice');
+    for (let i = 0; i < 3; i++) expect((await login('192.0.2.77', 'bob', WRONG)).status).to.equal(401);
+    for (const spelling of ['::ffff:c000:24d', '::ffff:192.0.2.77', '0:0:0:0:0:ffff:c000:024d']) {
+      expectThrottled(await login(spelling, 'alice', GOOD_PASSWORD));
+    }
+    expect((await login('192.0.2.78', 'alice', GOOD_PASSWORD)).status).to.equal(303);
+  });
+
   it('bans an IP that tries one password against many usernames (spraying)', async () => {
     await start();
     await addUser(app.ctx, 'alice');

@@ -35,7 +35,7 @@ describe('metrics', () => {
       expect(valueOf(samples, 'gatehouse_logins_total', { outcome: 'throttled' })).to.equal(0);
       expect(valueOf(samples, 'gatehouse_sessions_ended_total', { reason: 'ip-mismatch' })).to.equal(0);
       expect(valueOf(samples, 'gatehouse_forward_auth_decisions_total', { endpoint: 'forward', outcome: 'error', credential: 'token' })).to.equal(0);
-      expect(samples.filter((s) => s.name === 'gatehouse_sessions_ended_total')).to.have.length(10);
+      expect(samples.filter((s) => s.name === 'gatehouse_sessions_ended_total')).to.have.length(12);
       expect(samples.some((s) => s.name.startsWith('process_'))).to.equal(false);
       expect(f.ctx.metrics.enabled).to.equal(false);
     });

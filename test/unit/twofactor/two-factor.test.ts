@@ -31,7 +31,7 @@ describe('two-factor (facade)', () => {
     const secret = await enroll(w);
     const codes = w.ctx.twoFactor.recoveryCodes.generate(w.alice, 'user:alice');
     for (let i = 0; i < w.ctx.config.throttle.max_failures_per_user; i++) w.ctx.twoFactor.verify(w.alice, wrongCode(secret, w.clock.now()), '192.0.2.1');
-    expect(w.ctx.twoFactor.reset(w.alice, 'admin:root', '192.0.2.5')).to.deep.equal({ totp: true, recoveryCodes: 10, passkeys: 0 });
+    expect(w.ctx.twoFactor.reset(w.alice, 'admin:root', '192.0.2.5')).to.deep.equal({ totp: true, recoveryCodes: 10, passkeys: 0, sessionsRevoked: 0 });
     expect(w.ctx.twoFactor.status(w.alice.id)).to.deep.equal({ enabled: false, totp: 'none', recoveryCodesRemaining: 0, passkeys: [], lockedUntil: null });
     w.clock.advance(STEP);
     expect(w.ctx.twoFactor.verify(w.alice, codeAt(secret, w.clock.now()), '192.0.2.1').ok).to.equal(false);
@@ -42,7 +42,7 @@ describe('two-factor (facade)', () => {
     expect(w.ctx.audit.recent(1, 'second-factor-reset')[0]).to.deep.include({
       username: 'alice',
       ip: '192.0.2.5',
-      details: { by: 'admin:root', totp: true, recovery_codes: 10 },
+      details: { by: 'admin:root', totp: true, recovery_codes: 10, passkeys: 0, sessions_revoked: 0 },
     });
     // Enrolling afterwards starts from nothing.
     await enroll(w);
@@ -51,7 +51,7 @@ describe('two-factor (facade)', () => {
 
   it('reset also removes a pending enrollment', async () => {
     await w.ctx.twoFactor.totp.begin(w.alice);
-    expect(w.ctx.twoFactor.reset(w.alice, 'cli')).to.deep.equal({ totp: true, recoveryCodes: 0, passkeys: 0 });
+    expect(w.ctx.twoFactor.reset(w.alice, 'cli')).to.deep.equal({ totp: true, recoveryCodes: 0, passkeys: 0, sessionsRevoked: 0 });
     expect(w.ctx.twoFactor.totp.state(w.alice.id)).to.equal('none');
   });
 
