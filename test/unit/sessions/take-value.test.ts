@@ -4,7 +4,7 @@
 
 import { expect } from 'chai';
 import type { SessionData } from 'express-session';
-import { get, openStore, set, signedIn, anonymous, type StoreFixture } from '../../support/session-store.js';
+import { anonymous, get, issue, openStore, set, signedIn, type StoreFixture } from '../../support/session-store.js';
 
 type WithChallenge = SessionData & { ceremony?: { challenge?: string; at: number } };
 
@@ -18,7 +18,7 @@ describe('session store: takeSessionValue', () => {
   const withChallenge = (base: SessionData, challenge: string): WithChallenge => ({ ...base, ceremony: { challenge, at: f.clock.now() } });
 
   it('takes the value once: the first call gets true, the second false, and the rest of the data stays', async () => {
-    await set(f.store, 'sid-take', withChallenge(signedIn(f.alice), 'c-1'));
+    await issue(f.store, 'sid-take', withChallenge(signedIn(f.alice), 'c-1'));
     await get(f.store, 'sid-take'); // warm the cache
     expect(f.store.takeSessionValue('sid-take', 'ceremony.challenge', 'c-1')).to.equal(true);
     expect(f.store.takeSessionValue('sid-take', 'ceremony.challenge', 'c-1')).to.equal(false);
@@ -35,7 +35,7 @@ describe('session store: takeSessionValue', () => {
   });
 
   it('gets nothing from another value, a non-string, an unknown or an ended session', async () => {
-    await set(f.store, 'sid-other', withChallenge(signedIn(f.alice), 'c-1'));
+    await issue(f.store, 'sid-other', withChallenge(signedIn(f.alice), 'c-1'));
     expect(f.store.takeSessionValue('sid-other', 'ceremony.challenge', 'c-2')).to.equal(false);
     expect(f.store.takeSessionValue('sid-other', 'ceremony', 'c-1')).to.equal(false);
     expect(f.store.takeSessionValue('sid-other', 'ceremony.at', String(f.clock.now()))).to.equal(false);
