@@ -153,6 +153,7 @@ describe('pre-login state: no row per anonymous visitor', () => {
       expect((await admin.login('alice', GOOD_PASSWORD)).status).to.equal(303);
       const page = await admin.get('/admin/audit?event=login-failed');
       expect(page.text).to.contain('× 12, until 2026-01-01 12:00:11');
+      expect((await admin.get('/admin')).text, 'the overview').to.contain('× 12');
       const csv = await admin.get('/admin/audit.csv?event=login-failed');
       expect(csv.text.trim().split('\n')[1]).to.match(/,12,2026-01-01T12:00:11\.000Z$/);
       const api = await admin.get('/api/v1/audit?event=login-failed');
