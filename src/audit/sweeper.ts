@@ -1,7 +1,7 @@
 // Background upkeep of the audit log: entries older than `audit.retention` are deleted, in
 // batches that yield to the event loop (src/db/batches.ts), so the table stays bounded.
 
-import { periodic } from '../db/periodic.js';
+import { periodic } from '../lib/periodic.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { AuditLog } from './query.js';

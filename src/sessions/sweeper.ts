@@ -3,7 +3,7 @@
 // that yield to the event loop, see src/db/batches.ts).
 
 import type { Logger } from '../lib/log.js';
-import { periodic } from '../db/periodic.js';
+import { periodic } from '../lib/periodic.js';
 import type { SqliteSessionStore } from './store.js';
 
 export function startSweeper(store: SqliteSessionStore, intervals: { touchMs: number; sweepMs: number }, log: Logger): () => void {

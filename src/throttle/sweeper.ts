@@ -3,7 +3,7 @@
 // that yield to the event loop (src/db/batches.ts).
 
 import type { Db } from '../db/connection.js';
-import { periodic } from '../db/periodic.js';
+import { periodic } from '../lib/periodic.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import { purgeRateLimitHits } from './rate-limit-store.js';

@@ -2,7 +2,7 @@
 // the previous one, a failure is logged (the next run tries again), and stopping aborts the
 // run in progress between two of its batches, before the database is closed.
 
-import type { Logger } from '../lib/log.js';
+import type { Logger } from './log.js';
 
 /** Starts `work` now and every `intervalMs`; returns a function that stops it. */
 export function periodic(name: string, intervalMs: number, work: (signal: AbortSignal) => Promise<void>, log: Logger): () => void {
