@@ -14,6 +14,8 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     /** Seconds before a request counts as timed out. */
     timeout?: number;
+    /** Requests per second over all connections (default: as fast as answered). */
+    overallRate?: number;
   }
 
   interface Stats {
@@ -40,6 +42,8 @@ declare module 'autocannon' {
   /** Without a callback the returned tracker is also a promise of the result. */
   interface Instance extends EventEmitter, PromiseLike<Result> {
     on(event: 'response', listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): this;
+    /** Ends the run early; the result then covers the time so far. */
+    stop(): void;
   }
 
   function autocannon(options: Options): Instance;

@@ -157,12 +157,12 @@ function benchAddress(n: number): string {
 
 const proxied = (ip: string) => ({ 'X-Forwarded-For': ip, 'X-Forwarded-Proto': 'https', 'User-Agent': 'gatehouse-login-storm' });
 
-/** GET /login as a browser would: the pre-login session cookie and the form's CSRF token. */
+/** GET /login as a browser would: the form's CSRF token and its cookie (no session is stored). */
 async function prepareSignIn(port: number, agent: Agent, ip: string): Promise<Prepared> {
   const res = await send(port, agent, 'GET', '/login', proxied(ip));
   const csrf = /name="_csrf" value="([^"]+)"/.exec(res.body)?.[1];
-  const cookie = res.setCookie.map((c) => c.split(';')[0] as string).find((c) => /^__(Host|Secure)-gatehouse=/.test(c));
-  if (res.status !== 200 || !csrf || !cookie) throw new Error(`GET /login answered ${res.status} without a form token or session cookie: ${res.body.slice(0, 300)}`);
+  const cookie = res.setCookie.map((c) => c.split(';')[0] as string).find((c) => /^__Host-gatehouse_csrf=/.test(c));
+  if (res.status !== 200 || !csrf || !cookie) throw new Error(`GET /login answered ${res.status} without a form token or its cookie: ${res.body.slice(0, 300)}`);
   return { cookie, csrf };
 }
 
@@ -484,7 +484,7 @@ export function formatLoginStorm(report: LoginStormReport): string {
     if (s.counts.throttled + s.counts.other + s.counts.errors > total / 10) out.push(`WARNING: ${p.name}: few sign-ins reached argon2 or the hash gate (401 or 503): the storm measures little.`);
     if (s.otherSamples.length) out.push(`  ${p.name}: unexpected answers, e.g. ${s.otherSamples.join(' | ')}`);
   }
-  out.push('Each sign-in: fresh random username and X-Forwarded-For (198.18.0.0/15), CSRF token + pre-login cookie fetched before the storm.');
+  out.push('Each sign-in: fresh random username and X-Forwarded-For (198.18.0.0/15), CSRF token + its cookie fetched before the storm.');
   out.push(`401 = ran argon2 (bad password); 429 = throttled; 503 = hash queue full (gate: ${GATE.running} hashing + ${GATE.queued} queued); B clients wait 1 s after a 503.`);
   out.push(`CPU (100 % = one core; this machine has ${availableParallelism()}): gatehouse's event-loop thread / its other threads (argon2 on the libuv pool) /`);
   out.push('autocannon (this process) / the storm client / everything else. Target (issue 3): verify p99 <= 5 ms at 32 connections.');

@@ -4,6 +4,7 @@
 import { benchHttp, formatHttp } from './http.js';
 import { benchLoginStorm, formatLoginStorm } from './login-storm.js';
 import { benchStores } from './store.js';
+import { benchSweep, formatSweep } from './sweep.js';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   console.log(formatHttp(await benchHttp()));
   console.log('');
   console.log(formatLoginStorm(await benchLoginStorm()));
+  console.log('');
+  console.log(formatSweep(await benchSweep()));
 }
 
 await main();

@@ -80,7 +80,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     db.close();
     throw err;
   }
-  const audit = new Audit(db, clock);
+  const audit = new Audit(db, clock, { coalesceWindowMs: config.audit.coalesce_window });
   // One watcher for writes by other processes, shared by the session and user caches.
   const changes = new ExternalChanges(db, options.changePollMs);
   const sessions = options.sessionStore

@@ -9,6 +9,7 @@ import { createContext, type AppContext } from './context.js';
 import { createRequestListener } from './http/app.js';
 import { createLogger } from './lib/log.js';
 import { notifySystemd } from './lib/systemd.js';
+import { startAuditSweeper } from './audit/sweeper.js';
 import { startSweeper } from './sessions/sweeper.js';
 import { startThrottleSweeper } from './throttle/sweeper.js';
 
@@ -55,6 +56,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const url = displayBase(config, port);
   const stopSweeper = startSweeper(ctx.sessions, { touchMs: config.session.touch_interval, sweepMs: config.session.sweep_interval }, log);
   const stopThrottleSweeper = startThrottleSweeper(ctx, config.session.sweep_interval, log);
+  const stopAuditSweeper = startAuditSweeper(ctx, config.audit.retention, config.session.sweep_interval, log);
   log.info({ url, dataDir: config.data_dir }, 'gatehouse listening');
 
   // Under systemd stdout is the journal, which other accounts (adm, systemd-journal) can
@@ -90,6 +92,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       void notifySystemd('STOPPING=1', log);
       stopSweeper();
       stopThrottleSweeper();
+      stopAuditSweeper();
       draining = true;
       // server.close() only stops listening: a keep-alive connection would stay open after
       // its last answer (up to keepAliveTimeout). "Connection: close" on the answers still

@@ -51,6 +51,8 @@ export function exportPersonalData(ctx: AppContext, userId: number) {
       event: e.event,
       ip: e.ip,
       details: e.details,
+      count: e.count,
+      last_at: iso(e.lastAt),
     })),
   };
 }

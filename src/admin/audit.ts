@@ -149,9 +149,12 @@ export function adminAuditRoutes(ctx: AppContext, guards: Guards) {
     }
     const { filter, shown, before } = parsed;
     const result = ctx.auditLog.page(filter, { limit: AUDIT_PAGE_SIZE, ...(before !== undefined ? { before } : {}) });
+    const shownTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
     const entries = result.entries.map((e) => ({
       ...e,
-      time: `${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}`,
+      time: shownTime(e.at),
+      // A coalesced row (repeated refusals from one address): how many, and until when.
+      lastTime: shownTime(e.lastAt),
       // Some events name the user by id only; deleted users stay an anonymous number.
       who: e.username ?? (e.userId !== null ? (ctx.users.findById(e.userId)?.username ?? `#${e.userId} (deleted)`) : ''),
       summary: compactDetails(e.details),

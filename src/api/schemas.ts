@@ -185,6 +185,8 @@ export const AuditEntryJson = z.strictObject({
   username: z.string().nullable(),
   ip: z.string().nullable(),
   details: z.record(z.string(), z.unknown()),
+  count: z.number().int().min(1).meta({ description: 'How many events the entry stands for: repeated refusals from one address within `audit.coalesce_window` are one entry.' }),
+  last_at: isoTime.meta({ description: 'The last of them (equal to `at` for a single event).' }),
 });
 export const AuditPage = z.strictObject({
   entries: z.array(AuditEntryJson),
@@ -275,7 +277,7 @@ export function sessionJson(s: SessionInfo): z.output<typeof SessionJson> {
 }
 
 export function auditEntryJson(e: AuditEntry): z.output<typeof AuditEntryJson> {
-  return { id: e.id, at: iso(e.at), event: e.event, user_id: e.userId, username: e.username, ip: e.ip, details: e.details };
+  return { id: e.id, at: iso(e.at), event: e.event, user_id: e.userId, username: e.username, ip: e.ip, details: e.details, count: e.count, last_at: iso(e.lastAt) };
 }
 
 export function banJson(b: Ban): z.output<typeof BanJson> {

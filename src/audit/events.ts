@@ -1,11 +1,32 @@
 // Named, typed audit events: one function each, written to the audit_log table.
 // Never pass a password, session ID, token or TOTP secret here; sessions are named by
 // their public handle (a prefix of the SHA-256 of the ID).
+//
+// COALESCING (issue 11; README "Audit log"): the refusals anyone can cause without a
+// credential (COALESCED_EVENTS) would otherwise add a row per request, forever. Repeats of
+// one such event from one address (an IPv4 address or an IPv6 /64, the throttle's unit)
+// with the same reason and the same typed username, within `audit.coalesce_window` of the
+// first, add to that row's `count` (and move `last_at`) instead. Each of the first
+// COALESCE_NAMES_PER_ADDRESS usernames an address tries in a window keeps a row of its own,
+// so an administrator still sees which accounts were targeted and finds them by the user
+// filter; further usernames share one row (username empty, `more_usernames: true`).
+// Everything else (successes, sign-outs, second-factor failures, which need a password
+// first, admin changes) is written one row per event.
 
 import type { Statement } from 'better-sqlite3';
+import { isIP } from 'node:net';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
+import { ipKey } from '../throttle/regulator.js';
 import { AuditLog } from './query.js';
+
+/** The refusals an anonymous client can repeat at will: coalesced (see above). */
+export const COALESCED_EVENTS: ReadonlySet<string> = new Set(['login-failed', 'login-throttled', 'setup-rejected']);
+/** Usernames per address, event, reason and window with a row of their own. */
+export const COALESCE_NAMES_PER_ADDRESS = 10;
+/** Open windows remembered; beyond this the least recent is forgotten (its next repeat starts a new row). */
+const COALESCE_WINDOWS_MAX = 10_000;
 
 export type SessionEndReason =
   | 'logout'
@@ -31,12 +52,32 @@ interface Who {
 
 export interface AuditEntry {
   id: number;
+  /** The (first) event's time. */
   at: number;
   event: string;
   userId: number | null;
   username: string | null;
   ip: string | null;
   details: Record<string, unknown>;
+  /** How many events this row stands for (more than 1 only for coalesced refusals). */
+  count: number;
+  /** The last of them (equal to `at` for a single event). */
+  lastAt: number;
+}
+
+/** An open coalescing window: the row repeats are added to. */
+interface OpenRow {
+  id: number;
+  at: number;
+  ip: string | null;
+  username: string | null;
+  until: number;
+}
+
+/** The usernames an address has its own rows for in one window. */
+interface OpenNames {
+  until: number;
+  names: Set<string>;
 }
 
 /** Attempted usernames are attacker-controlled: keep them short and printable. */
@@ -47,16 +88,53 @@ function cleanName(name: string | null | undefined): string | null {
 
 export class Audit {
   private readonly insert: Statement;
+  private readonly repeat: Statement;
+  private readonly coalesceMs: number;
+  private readonly open = new LRUCache<string, OpenRow>({ max: COALESCE_WINDOWS_MAX });
+  private readonly openNames = new LRUCache<string, OpenNames>({ max: COALESCE_WINDOWS_MAX });
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    options: { coalesceWindowMs?: number } = {},
   ) {
+    this.coalesceMs = options.coalesceWindowMs ?? 60_000;
     this.insert = db.prepare('INSERT INTO audit_log (at, event, user_id, username, ip, details) VALUES (?, ?, ?, ?, ?, ?)');
+    // The id alone is not enough: a row inserted in a transaction that rolled back leaves
+    // its id to the next insert, which must not receive someone else's count.
+    this.repeat = db.prepare(`UPDATE audit_log SET count = count + 1, last_at = @now,
+        details = CASE WHEN @network IS NOT NULL AND ip IS NOT @ip THEN json_set(details, '$.network', @network) ELSE details END
+      WHERE id = @id AND at = @at AND event = @event AND ip IS @rowIp AND username IS @username`);
   }
 
   private write(event: string, who: Who, details: Record<string, unknown> = {}): void {
+    if (this.coalesceMs > 0 && COALESCED_EVENTS.has(event)) return this.coalesce(event, who, details);
     this.insert.run(this.clock.now(), event, who.userId ?? null, cleanName(who.username), who.ip ?? null, JSON.stringify(details));
+  }
+
+  /** A repeat within the window adds to its row; else a new row opens a window. */
+  private coalesce(event: string, who: Who, details: Record<string, unknown>): void {
+    const now = this.clock.now();
+    const ip = who.ip ?? null;
+    const address = ip === null ? '' : ipKey(ip);
+    const group = `${event}\u0000${address}\u0000${String(details.reason ?? '')}`;
+    let name = cleanName(who.username);
+    let names = this.openNames.get(group);
+    if (!names || names.until <= now) this.openNames.set(group, (names = { until: now + this.coalesceMs, names: new Set() }));
+    let extra: Record<string, unknown> = {};
+    if (name !== null && !names.names.has(name)) {
+      if (names.names.size < COALESCE_NAMES_PER_ADDRESS) names.names.add(name);
+      else {
+        name = null;
+        extra = { more_usernames: true };
+      }
+    }
+    const key = `${group}\u0000${name === null ? (extra.more_usernames ? '*' : '') : `=${name}`}`;
+    const row = this.open.get(key);
+    const network = ip !== null && isIP(ip) === 6 ? address : null;
+    if (row && row.until > now && this.repeat.run({ id: row.id, at: row.at, event, rowIp: row.ip, username: row.username, now, ip, network }).changes === 1) return;
+    const id = Number(this.insert.run(now, event, who.userId ?? null, name, ip, JSON.stringify({ ...details, ...extra })).lastInsertRowid);
+    this.open.set(key, { id, at: now, ip, username: name, until: now + this.coalesceMs });
   }
 
   loginSucceeded(who: Who & { session: string; remember: boolean }): void {

@@ -1,7 +1,8 @@
 // Reading the audit log: filtered, keyset-paged listings (newest first), CSV export, a
-// user's own events, and anonymising a deleted user's entries.
+// user's own events, anonymising a deleted user's entries, and the retention purge.
 
 import { stringify } from 'csv-stringify/sync';
+import { inBatches, type BatchOptions } from '../db/batches.js';
 import type { Db } from '../db/connection.js';
 import type { AuditEntry } from './events.js';
 
@@ -35,6 +36,8 @@ interface AuditRow {
   username: string | null;
   ip: string | null;
   details: string;
+  count: number;
+  last_at: number | null;
 }
 
 const toEntry = (r: AuditRow): AuditEntry => ({
@@ -45,7 +48,12 @@ const toEntry = (r: AuditRow): AuditEntry => ({
   username: r.username,
   ip: r.ip,
   details: JSON.parse(r.details) as Record<string, unknown>,
+  count: r.count,
+  lastAt: r.last_at ?? r.at,
 });
+
+/** The retention purge's statement: at most @limit entries, found through audit_by_time. */
+export const PURGE_AUDIT_SQL = 'DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < @cutoff LIMIT @limit)';
 
 export class AuditLog {
   constructor(private readonly db: Db) {}
@@ -108,9 +116,19 @@ export class AuditLog {
     const { sql, params } = this.where(filter, undefined);
     const rows = this.db.prepare(`SELECT * FROM audit_log ${sql} ORDER BY id DESC LIMIT @limit`).all({ ...params, limit: AUDIT_EXPORT_MAX }) as AuditRow[];
     return stringify(
-      rows.map((r) => [r.id, new Date(r.at).toISOString(), r.event, r.user_id ?? '', r.username ?? '', r.ip ?? '', r.details].map(spreadsheetSafe)),
-      { header: true, columns: ['id', 'time', 'event', 'user_id', 'username', 'ip', 'details'] },
+      rows.map((r) =>
+        [r.id, new Date(r.at).toISOString(), r.event, r.user_id ?? '', r.username ?? '', r.ip ?? '', r.details, r.count, new Date(r.last_at ?? r.at).toISOString()].map(
+          spreadsheetSafe,
+        ),
+      ),
+      { header: true, columns: ['id', 'time', 'event', 'user_id', 'username', 'ip', 'details', 'count', 'last_time'] },
     );
+  }
+
+  /** Deletes entries older than `cutoff` (epoch ms), in batches; returns how many went. */
+  purgeBefore(cutoff: number, options: BatchOptions = {}): Promise<number> {
+    const purge = this.db.prepare(PURGE_AUDIT_SQL);
+    return inBatches((limit) => purge.run({ cutoff, limit }).changes, options);
   }
 
   /** Entries about one user (for their data export), newest first. */

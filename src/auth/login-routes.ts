@@ -48,7 +48,8 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
       'login.njk',
       {
         title: 'Sign in',
-        csrfToken: guards.csrfToken(req),
+        // Signed double-submit, not the session's token: showing the form stores nothing.
+        csrfToken: guards.preLoginCsrfToken(req, res),
         rememberDays: Math.floor(ctx.config.session.remember_me / 86_400_000),
         notice: extra.error ? undefined : notice,
         ...extra,
@@ -76,11 +77,11 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
   };
 
   /**
-   * A sign-in form left open past the pre-login session's life fails the CSRF check: show
-   * a fresh form with a clear message instead of an error page.
+   * A sign-in form left open past its token's life fails the CSRF check: show a fresh form
+   * with a clear message instead of an error page.
    */
   const csrf: RequestHandler = (req, res, next) => {
-    if (guards.csrfValid(req)) return next();
+    if (guards.preLoginCsrfValid(req)) return next();
     const rd = safeRedirectTarget((req.body as Record<string, unknown> | undefined)?.rd, cookieDomain) ?? undefined;
     showForm(req, res, 403, { error: 'This sign-in form had expired or was not sent from this site. Please sign in again.', rd });
   };

@@ -6,11 +6,16 @@
 // No username is known in advance: failures are throttled per client IP by the login
 // regulator. Every refusal is generic (nothing tells whether a credential or user exists).
 // Off (the default): both endpoints answer 404.
+// The login page's token is the pre-login double-submit one (src/http/pre-login-csrf.ts);
+// the challenge needs a session row, so a new one is refused (503) while
+// ANONYMOUS_SESSIONS_MAX pre-login sessions are live: anonymous traffic cannot grow the
+// table without bound, and password sign-in is unaffected.
 
 import type { Request, RequestHandler, Response } from 'express';
 import { generateAuthenticationOptions, type AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
+import type { Guards } from '../http/guards.js';
 import { clientIp } from '../theft/client-ip.js';
 import { CHALLENGE_LIFETIME_MS, type RelyingParty, relyingPartyFor } from '../twofactor/passkeys.js';
 import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
@@ -23,6 +28,9 @@ declare module 'express-session' {
     passkeyDiscoverChallenge?: { challenge: string; at: number };
   }
 }
+
+/** Live pre-login sessions (passkey challenges, pending second steps) above which no new challenge is stored. */
+export const ANONYMOUS_SESSIONS_MAX = 2000;
 
 /** The one message for every refused passkey sign-in. */
 export const GENERIC_PASSKEY_FAILURE = 'That passkey was not accepted. Try again, or sign in with your password.';
@@ -39,7 +47,7 @@ export function userVerified(authenticatorData: unknown): boolean {
   return bytes.length >= 37 && (bytes[32]! & 0x04) !== 0;
 }
 
-export function passkeySignInRoutes(ctx: AppContext) {
+export function passkeySignInRoutes(ctx: AppContext, guards: Guards) {
   const enabled = (): boolean => ctx.config.two_factor.passkey_sign_in;
   const policy = createSecondFactorPolicy(ctx.config.two_factor);
   const cookieDomain = ctx.config.session.cookie_domain;
@@ -62,7 +70,16 @@ export function passkeySignInRoutes(ctx: AppContext) {
   /** Off: the endpoints do not exist. */
   const available: RequestHandler = (_req, res, next) => (enabled() ? next() : refuse(res, 404, 'Not found.'));
 
+  /** The login page's pre-login token, in X-CSRF-Token. */
+  const csrf: RequestHandler = (req, res, next) => (guards.preLoginCsrfValid(req) ? next() : refuse(res, 403, 'This page had expired. Reload it and try again.'));
+
   const options: RequestHandler = async (req, res) => {
+    // A browser that already holds a pre-login session reuses its row; a new one needs room.
+    if (req.session.passkeyDiscoverChallenge === undefined && ctx.sessions.countAnonymousLive(ANONYMOUS_SESSIONS_MAX) >= ANONYMOUS_SESSIONS_MAX) {
+      ctx.log.warn({ event: 'pre-login-sessions-full', max: ANONYMOUS_SESSIONS_MAX }, 'passkey sign-in refused: too many pre-login sessions');
+      res.set('Retry-After', '60');
+      return refuse(res, 503, 'Passkey sign-in is busy. Try again in a minute, or sign in with your password.');
+    }
     const opts = await generateAuthenticationOptions({ rpID: relyingParty(req).rpID, timeout: CHALLENGE_LIFETIME_MS, userVerification: 'required' });
     req.session.passkeyDiscoverChallenge = { challenge: opts.challenge, at: ctx.clock.now() };
     json(res, 200, opts);
@@ -125,5 +142,5 @@ export function passkeySignInRoutes(ctx: AppContext) {
     }
   };
 
-  return { offer, available, options, signIn };
+  return { offer, available, csrf, options, signIn };
 }

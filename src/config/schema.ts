@@ -249,6 +249,19 @@ export const configSchema = z
         passkey_sign_in: z.boolean().default(false),
       })
       .prefault({}),
+    /** The audit log (src/audit): how long entries are kept, how refusals are coalesced. */
+    audit: z
+      .strictObject({
+        /** Entries older than this are deleted (in batches, every session.sweep_interval). */
+        retention: duration('400d', { min: DAY, max: 3650 * DAY }).default(400 * DAY),
+        /**
+         * Refusals anyone can cause without credentials (failed and throttled sign-ins, bad
+         * setup links) repeated from one address within this window are one entry with a
+         * count. 0 writes every one.
+         */
+        coalesce_window: duration('1m', { max: 3_600_000 }).default(60_000),
+      })
+      .prefault({}),
     /** GET /metrics (Prometheus text format). Off by default; when on, only these client networks get an answer. */
     metrics: z
       .strictObject({

@@ -13,6 +13,7 @@ import { authLevel } from '../sessions/types.js';
 import { clientIp, FORWARDING_HEADERS, isLoopback } from '../theft/client-ip.js';
 import { isAdmin } from '../users/groups.js';
 import { takeFlash } from './flash.js';
+import { PreLoginCsrf } from './pre-login-csrf.js';
 import { renderPage } from './views.js';
 
 export interface Guards {
@@ -61,6 +62,12 @@ export interface Guards {
   csrfToken(req: express.Request): string;
   /** Whether the request carries this session's CSRF token (for pages that answer themselves). */
   csrfValid(req: express.Request): boolean;
+  /**
+   * Before sign-in (the login form, passwordless passkey sign-in): a signed double-submit
+   * token (src/http/pre-login-csrf.ts), so a visitor costs no session row.
+   */
+  preLoginCsrfToken(req: express.Request, res: express.Response): string;
+  preLoginCsrfValid(req: express.Request): boolean;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -99,6 +106,7 @@ export function createGuards(ctx: AppContext): Guards {
     },
     errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'invalid csrf token' },
   });
+  const preLogin = new PreLoginCsrf(ctx.secrets.cookieSecret, ctx.clock);
 
   const sameOrigin: RequestHandler = (req, _res, next) => {
     if (SAFE_METHODS.has(req.method)) return next();
@@ -205,5 +213,7 @@ export function createGuards(ctx: AppContext): Guards {
     requireSecondFactorPassed: sensitiveChange(false),
     csrfToken: (req) => csrf.generateToken(req),
     csrfValid: (req) => csrf.isRequestValid(req),
+    preLoginCsrfToken: (req, res) => preLogin.token(req, res),
+    preLoginCsrfValid: (req) => preLogin.valid(req),
   };
 }

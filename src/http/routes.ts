@@ -50,7 +50,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
   const password = passwordRoutes(ctx, g);
   const twoFactor = twoFactorRoutes(ctx, g);
   const passkey = passkeyRoutes(ctx, g);
-  const passkeySignIn = passkeySignInRoutes(ctx);
+  const passkeySignIn = passkeySignInRoutes(ctx, g);
   const api = createApiGuards(ctx, g);
   const reauth = reauthRoutes(ctx, g);
   const overview = adminOverviewRoutes(ctx, g);
@@ -89,8 +89,9 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/login/passkey/options', session: true, chain: [g.requireSafeTransport, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.loginOptions] },
     { method: 'post', path: '/login/passkey', session: true, chain: [g.requireSafeTransport, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkey.login] },
     // Passwordless: a discoverable passkey with user verification (two_factor.passkey_sign_in; else 404).
-    { method: 'post', path: '/login/passkey/discover/options', session: true, chain: [g.requireSafeTransport, passkeySignIn.available, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkeySignIn.options] },
-    { method: 'post', path: '/login/passkey/discover', session: true, chain: [g.requireSafeTransport, passkeySignIn.available, passkey.jsonBody, g.sameOrigin, passkey.csrf, passkeySignIn.signIn] },
+    // CSRF: the login page's pre-login token (no session row per visitor).
+    { method: 'post', path: '/login/passkey/discover/options', session: true, chain: [g.requireSafeTransport, passkeySignIn.available, passkey.jsonBody, g.sameOrigin, passkeySignIn.csrf, passkeySignIn.options] },
+    { method: 'post', path: '/login/passkey/discover', session: true, chain: [g.requireSafeTransport, passkeySignIn.available, passkey.jsonBody, g.sameOrigin, passkeySignIn.csrf, passkeySignIn.signIn] },
     // The WebAuthn browser library (@simplewebauthn/browser's bundle, from node_modules).
     { method: 'get', path: '/vendor/simplewebauthn-browser.js', session: false, chain: [passkey.browserBundle] },
     { method: 'post', path: '/logout', session: true, chain: [g.form, login.skipIfSignedOut, g.sameOrigin, g.requireCsrf, login.logout] },

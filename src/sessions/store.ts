@@ -5,6 +5,7 @@ import session, { type SessionData } from 'express-session';
 import type { Statement } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { Audit, SessionEndReason } from '../audit/events.js';
+import { inBatches, type BatchOptions } from '../db/batches.js';
 import { durably, type Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 import { ExternalChanges } from '../db/change-watcher.js';
@@ -108,6 +109,26 @@ function settle<T>(callback: ((err: unknown, value?: T) => void) | undefined, wo
   callback?.(null, value);
 }
 
+/**
+ * The sweep's statements: each touches at most @limit rows, found through its own index
+ * (migration 0008; a test checks every plan), so one batch costs milliseconds however many
+ * rows are due.
+ */
+export const SWEEP_SQL = {
+  expireIdle: `UPDATE sessions SET deleted_at = @now, delete_reason = 'expired'
+    WHERE rowid IN (SELECT rowid FROM sessions WHERE deleted_at IS NULL AND idle_expires_at <= @now LIMIT @limit)
+    RETURNING id_hash, user_id`,
+  expireAbsolute: `UPDATE sessions SET deleted_at = @now, delete_reason = 'expired'
+    WHERE rowid IN (SELECT rowid FROM sessions WHERE deleted_at IS NULL AND absolute_expires_at <= @now LIMIT @limit)
+    RETURNING id_hash, user_id`,
+  purgeEnded: 'DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE deleted_at < @cutoff LIMIT @limit)',
+  // The IN list is the partial index's own condition, word for word (else SQLite cannot use it).
+  purgeAnonymous: `DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions
+    WHERE user_id IS NULL AND delete_reason IN ('regenerated', 'expired', 'cleared') AND deleted_at < @cutoff LIMIT @limit)`,
+  countAnonymousLive: `SELECT count(*) FROM (SELECT 1 FROM sessions
+    WHERE user_id IS NULL AND deleted_at IS NULL AND idle_expires_at > @now LIMIT @max)`,
+} as const;
+
 export class SqliteSessionStore extends session.Store {
   private readonly cache: LRUCache<string, LiveSession> | null;
   private readonly pendingTouches = new Set<string>();
@@ -128,8 +149,11 @@ export class SqliteSessionStore extends session.Store {
     | 'touchCoalesced'
     | 'softDelete'
     | 'softDeleteUser'
-    | 'expireDue'
-    | 'purge'
+    | 'expireIdle'
+    | 'expireAbsolute'
+    | 'purgeEnded'
+    | 'purgeAnonymous'
+    | 'countAnonymousLive'
     | 'countLive'
     | 'allLive'
     | 'clearLive',
@@ -212,13 +236,11 @@ export class SqliteSessionStore extends session.Store {
       softDeleteUser: db.prepare(`
         UPDATE sessions SET deleted_at = @now, delete_reason = @reason
         WHERE user_id = @userId AND ${live} AND id_hash IS NOT @except RETURNING id_hash`),
-      expireDue: db.prepare(`
-        UPDATE sessions SET deleted_at = @now, delete_reason = 'expired'
-        WHERE ${live} AND (idle_expires_at <= @now OR absolute_expires_at <= @now) RETURNING id_hash, user_id`),
-      // Ended signed-in sessions stay for the retention period; pre-login ones only briefly.
-      purge: db.prepare(`
-        DELETE FROM sessions WHERE deleted_at IS NOT NULL AND (deleted_at < @cutoff
-          OR (user_id IS NULL AND delete_reason IN ('regenerated', 'expired', 'cleared') AND deleted_at < @anonymousCutoff))`),
+      expireIdle: db.prepare(SWEEP_SQL.expireIdle),
+      expireAbsolute: db.prepare(SWEEP_SQL.expireAbsolute),
+      purgeEnded: db.prepare(SWEEP_SQL.purgeEnded),
+      purgeAnonymous: db.prepare(SWEEP_SQL.purgeAnonymous),
+      countAnonymousLive: db.prepare(SWEEP_SQL.countAnonymousLive).pluck(),
       countLive: db.prepare(`SELECT count(*) FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`).pluck(),
       allLive: db.prepare(`SELECT id_hash, data FROM sessions WHERE ${live} AND idle_expires_at > @now AND absolute_expires_at > @now`),
       clearLive: db.prepare(`UPDATE sessions SET deleted_at = @now, delete_reason = 'cleared' WHERE ${live} RETURNING id_hash, user_id`),
@@ -556,15 +578,34 @@ export class SqliteSessionStore extends session.Store {
     this.pendingTouches.clear();
   }
 
-  /** Marks expired rows and purges soft-deleted rows past the retention period. */
-  sweep(): { expired: number; purged: number } {
+  /**
+   * Marks expired rows and purges soft-deleted rows past their retention, a batch of rows
+   * per statement with a turn of the event loop between batches (SECURITY.md: no step holds
+   * it long, whatever the row count). `signal` stops it between batches (shutdown).
+   */
+  async sweep(options: BatchOptions = {}): Promise<{ expired: number; purged: number }> {
     this.flushTouches();
+    // One "now" for the whole sweep: a session used while it yields was live at this time.
     const now = this.clock.now();
-    const expired = this.sql.expireDue.all({ now }) as Array<{ id_hash: string; user_id: number | null }>;
-    for (const r of expired) this.forget(r.id_hash);
-    this.ended('expired', expired.filter((r) => r.user_id !== null).length);
-    const purged = this.sql.purge.run({ cutoff: now - this.policy.retentionMs, anonymousCutoff: now - Math.min(ANONYMOUS_RETENTION_MS, this.policy.retentionMs) }).changes;
-    return { expired: expired.length, purged };
+    const expire = (statement: Statement) => (limit: number) => {
+      const rows = statement.all({ now, limit }) as Array<{ id_hash: string; user_id: number | null }>;
+      for (const r of rows) this.forget(r.id_hash);
+      this.ended('expired', rows.filter((r) => r.user_id !== null).length);
+      return rows.length;
+    };
+    const purge = (statement: Statement, cutoff: number) => (limit: number) => statement.run({ cutoff, limit }).changes;
+    const expired = (await inBatches(expire(this.sql.expireIdle), options)) + (await inBatches(expire(this.sql.expireAbsolute), options));
+    // Ended signed-in sessions stay for the retention period; pre-login ones only briefly.
+    const anonymousCutoff = now - Math.min(ANONYMOUS_RETENTION_MS, this.policy.retentionMs);
+    const purged =
+      (await inBatches(purge(this.sql.purgeEnded, now - this.policy.retentionMs), options)) +
+      (await inBatches(purge(this.sql.purgeAnonymous, anonymousCutoff), options));
+    return { expired, purged };
+  }
+
+  /** Live pre-login (anonymous) sessions, counted up to `max` (an index walk of at most `max` entries). */
+  countAnonymousLive(max: number): number {
+    return this.sql.countAnonymousLive.get({ now: this.clock.now(), max }) as number;
   }
 
   close(): void {

@@ -1,30 +1,31 @@
 // Background upkeep of the session table: write coalesced touches every touch interval,
-// mark expired sessions and purge old soft-deleted ones every sweep interval.
+// mark expired sessions and purge old soft-deleted ones every sweep interval (in batches
+// that yield to the event loop, see src/db/batches.ts).
 
 import type { Logger } from '../lib/log.js';
+import { periodic } from '../lib/periodic.js';
 import type { SqliteSessionStore } from './store.js';
 
 export function startSweeper(store: SqliteSessionStore, intervals: { touchMs: number; sweepMs: number }, log: Logger): () => void {
-  const guard = (what: string, work: () => void) => () => {
+  const flush = setInterval(() => {
     try {
-      work();
+      store.flushTouches();
     } catch (err) {
-      log.error({ err }, `session ${what} failed`);
+      log.error({ err }, 'session touch flush failed');
     }
-  };
-  const flush = setInterval(guard('touch flush', () => store.flushTouches()), intervals.touchMs);
-  const sweep = setInterval(
-    guard('sweep', () => {
-      const { expired, purged } = store.sweep();
-      if (expired || purged) log.info({ expired, purged }, 'session sweep');
-    }),
-    intervals.sweepMs,
-  );
+  }, intervals.touchMs);
   flush.unref();
-  sweep.unref();
-  guard('sweep', () => store.sweep())();
+  const stopSweep = periodic(
+    'session sweep',
+    intervals.sweepMs,
+    async (signal) => {
+      const { expired, purged } = await store.sweep({ signal });
+      if (expired || purged) log.info({ expired, purged }, 'session sweep');
+    },
+    log,
+  );
   return () => {
     clearInterval(flush);
-    clearInterval(sweep);
+    stopSweep();
   };
 }

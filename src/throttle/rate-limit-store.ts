@@ -4,6 +4,7 @@
 
 import type { Statement } from 'better-sqlite3';
 import type { ClientRateLimitInfo, IncrementResponse, Options, Store } from 'express-rate-limit';
+import { inBatches, type BatchOptions } from '../db/batches.js';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 
@@ -68,7 +69,11 @@ export class SqliteRateLimitStore implements Store {
   }
 }
 
-/** Deletes windows that have ended (for every prefix); returns how many. */
-export function purgeRateLimitHits(db: Db, now: number): number {
-  return db.prepare('DELETE FROM rate_limit_hits WHERE reset_at <= ?').run(now).changes;
+/** The purge's statement: at most @limit ended windows, found through rate_limit_by_reset. */
+export const PURGE_RATE_LIMIT_SQL = 'DELETE FROM rate_limit_hits WHERE rowid IN (SELECT rowid FROM rate_limit_hits WHERE reset_at <= @now LIMIT @limit)';
+
+/** Deletes windows that have ended (for every prefix), in batches; returns how many. */
+export async function purgeRateLimitHits(db: Db, now: number, options: BatchOptions = {}): Promise<number> {
+  const purge = db.prepare(PURGE_RATE_LIMIT_SQL);
+  return inBatches((limit) => purge.run({ now, limit }).changes, options);
 }

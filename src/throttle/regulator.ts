@@ -37,6 +37,7 @@ import ipaddr from 'ipaddr.js';
 import type { Statement } from 'better-sqlite3';
 import type { Audit } from '../audit/events.js';
 import type { Config } from '../config/schema.js';
+import { inBatches, type BatchOptions } from '../db/batches.js';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 import { normalizeIp } from '../theft/client-ip.js';
@@ -161,6 +162,19 @@ export class LoginAttempt {
   }
 }
 
+/** The purge's statements, each bounded by @limit rows found through an index (migration 0008). */
+export const THROTTLE_SWEEP_SQL = {
+  quietCounters: `SELECT rowid AS id, last_failure_at AS at FROM throttle_counters
+    WHERE (last_failure_at, rowid) > (@afterAt, @afterId) AND last_failure_at <= @quietSince
+    ORDER BY last_failure_at, rowid LIMIT @limit`,
+  forgetCounters: `DELETE FROM throttle_counters WHERE rowid IN (SELECT value FROM json_each(@ids))
+    AND (banned_until IS NULL OR banned_until <= @banForgotten)`,
+  // A success leaves its counters at no failure (last_failure_at NULL).
+  forgetReset: `DELETE FROM throttle_counters WHERE rowid IN (SELECT rowid FROM throttle_counters
+    WHERE last_failure_at IS NULL AND (banned_until IS NULL OR banned_until <= @banForgotten) LIMIT @limit)`,
+  purgeKnown: 'DELETE FROM throttle_known_ips WHERE rowid IN (SELECT rowid FROM throttle_known_ips WHERE last_success_at <= @before LIMIT @limit)',
+} as const;
+
 export class LoginRegulator {
   private readonly inflight = new Map<string, Set<LoginAttempt>>();
   private readonly sql: {
@@ -176,7 +190,9 @@ export class LoginRegulator {
     byUser: Statement;
     deleteByIp: Statement;
     deleteByUser: Statement;
-    purgeCounters: Statement;
+    quietCounters: Statement;
+    forgetCounters: Statement;
+    forgetReset: Statement;
     purgeKnown: Statement;
   };
 
@@ -210,9 +226,10 @@ export class LoginRegulator {
       byUser: db.prepare("SELECT * FROM throttle_counters WHERE username = ? AND scope IN ('user', 'pair')"),
       deleteByIp: db.prepare("DELETE FROM throttle_counters WHERE ip = ? AND scope IN ('ip', 'pair')"),
       deleteByUser: db.prepare("DELETE FROM throttle_counters WHERE username = ? AND scope IN ('user', 'pair')"),
-      purgeCounters: db.prepare(`DELETE FROM throttle_counters
-        WHERE (last_failure_at IS NULL OR last_failure_at <= @quietSince) AND (banned_until IS NULL OR banned_until <= @banForgotten)`),
-      purgeKnown: db.prepare('DELETE FROM throttle_known_ips WHERE last_success_at <= ?'),
+      quietCounters: db.prepare(THROTTLE_SWEEP_SQL.quietCounters),
+      forgetCounters: db.prepare(THROTTLE_SWEEP_SQL.forgetCounters),
+      forgetReset: db.prepare(THROTTLE_SWEEP_SQL.forgetReset),
+      purgeKnown: db.prepare(THROTTLE_SWEEP_SQL.purgeKnown),
     };
   }
 
@@ -301,13 +318,28 @@ export class LoginRegulator {
     })();
   }
 
-  /** Forgets quiet counters and old known addresses; returns how many rows went. */
-  purge(): { counters: number; knownIps: number } {
+  /**
+   * Forgets quiet counters (no failure for a window, no ban remembered) and old known
+   * addresses, a batch at a time with the event loop free in between; returns how many
+   * rows went.
+   */
+  async purge(options: BatchOptions = {}): Promise<{ counters: number; knownIps: number }> {
     const now = this.clock.now();
-    return {
-      counters: this.sql.purgeCounters.run({ quietSince: now - this.settings.window, banForgotten: now - this.settings.ban_max }).changes,
-      knownIps: this.sql.purgeKnown.run(now - KNOWN_IP_RETENTION_MS).changes,
-    };
+    const banForgotten = now - this.settings.ban_max;
+    let counters = 0;
+    // Quiet counters in the order of their last failure, from a cursor: a counter kept for
+    // its ban is passed once, not read again by every later batch.
+    let after = { at: Number.MIN_SAFE_INTEGER, id: 0 };
+    await inBatches((limit) => {
+      const rows = this.sql.quietCounters.all({ afterAt: after.at, afterId: after.id, quietSince: now - this.settings.window, limit }) as Array<{ id: number; at: number }>;
+      const last = rows.at(-1);
+      if (last) after = { at: last.at, id: last.id };
+      if (rows.length) counters += this.sql.forgetCounters.run({ ids: JSON.stringify(rows.map((r) => r.id)), banForgotten }).changes;
+      return rows.length;
+    }, options);
+    counters += await inBatches((limit) => this.sql.forgetReset.run({ banForgotten, limit }).changes, options);
+    const knownIps = await inBatches((limit) => this.sql.purgeKnown.run({ before: now - KNOWN_IP_RETENTION_MS, limit }).changes, options);
+    return { counters, knownIps };
   }
 
   /** Called by LoginAttempt when it settles. */

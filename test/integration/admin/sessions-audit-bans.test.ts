@@ -170,7 +170,7 @@ describe('admin: audit log', () => {
     expect(csv.headers.get('content-disposition')).to.match(/^attachment; filename="gatehouse-audit-\d{4}-\d{2}-\d{2}\.csv"$/);
     expect(csv.headers.get('cache-control')).to.contain('no-store');
     const lines = csv.text.trim().split('\n');
-    expect(lines[0]).to.equal('id,time,event,user_id,username,ip,details');
+    expect(lines[0]).to.equal('id,time,event,user_id,username,ip,details,count,last_time');
     expect(lines.length).to.be.greaterThan(60);
     expect(lines.slice(1).every((l) => l.includes(',login-failed,'))).to.equal(true);
     expect(csv.text).to.contain("'=cmd()");

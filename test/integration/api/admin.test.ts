@@ -149,7 +149,8 @@ describe('API: administration', () => {
   it('pages the audit log with next/before and filters it', async () => {
     for (let i = 0; i < 5; i++) {
       clock.advance(1000);
-      app.ctx.audit.loginFailed({ username: 'ghost', ip: '203.0.113.5', reason: 'bad-credentials' });
+      // Five usernames: repeats of one would be coalesced into one entry.
+      app.ctx.audit.loginFailed({ username: `ghost${i}`, ip: '203.0.113.5', reason: 'bad-credentials' });
     }
     const seen: number[] = [];
     let next: number | null = null;

@@ -1,7 +1,10 @@
 // Sign-in and sign-out through the real app over real HTTP: success, failure, fixation,
 // CSRF, logout replay, and accounts that are disabled or deleted while signed in.
 
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
+import { sign } from 'cookie-signature';
+import type { SessionData } from 'express-session';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 
@@ -14,6 +17,19 @@ interface Row {
 
 function sessionRows(app: TestApp): Row[] {
   return app.ctx.db.prepare('SELECT deleted_at, delete_reason, user_id, bound_ip FROM sessions ORDER BY created_at').all() as Row[];
+}
+
+/**
+ * A pre-login session such as a passkey challenge or a pending second step leaves (showing
+ * the login form stores none): its row, and its signed cookie in `b`'s jar.
+ */
+async function plantPreLoginSession(app: TestApp, b: Browser): Promise<string> {
+  const sid = randomBytes(24).toString('base64url');
+  const data = { cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/', sameSite: 'lax', secure: false }, passkeyDiscoverChallenge: { challenge: 'x', at: app.ctx.clock.now() } };
+  await new Promise<void>((resolve, reject) => app.ctx.sessions.set(sid, data as unknown as SessionData, (err) => (err ? reject(err as Error) : resolve())));
+  const cookie = encodeURIComponent(`s:${sign(sid, app.ctx.secrets.cookieSecret)}`);
+  b.cookies.set('gatehouse', cookie);
+  return cookie;
 }
 
 describe('sign-in and sign-out', () => {
@@ -49,8 +65,7 @@ describe('sign-in and sign-out', () => {
   it('gives a new session ID at sign-in and kills the pre-login one (fixation)', async () => {
     const b = new Browser(app.url);
     const token = await b.csrf('/login');
-    const before = b.cookies.get('gatehouse');
-    expect(before, 'pre-login session cookie').to.be.a('string');
+    const before = await plantPreLoginSession(app, b);
     await b.post('/login', { _csrf: token, username: 'alice', password: GOOD_PASSWORD });
     const after = b.cookies.get('gatehouse');
     expect(after).to.be.a('string').and.not.equal(before);
@@ -75,7 +90,7 @@ describe('sign-in and sign-out', () => {
       const res = await b.login(username, password);
       expect(res.status).to.equal(401);
       expect(res.text).to.contain('Incorrect username or password.');
-      expect(b.cookies.has('gatehouse')).to.equal(true); // still the anonymous session
+      expect(b.cookies.has('gatehouse')).to.equal(false); // a refused sign-in stores no session
       expect((await b.get('/')).status).to.equal(303);
       const failed = app.ctx.audit.recent(5, 'login-failed');
       expect(failed[0]?.details.reason).to.equal('bad-credentials');
@@ -129,7 +144,7 @@ describe('sign-in and sign-out', () => {
   it('shows a fresh form, not an error page, when the sign-in form has expired', async () => {
     const b = new Browser(app.url);
     const stale = await b.csrf('/login');
-    b.cookies.clear(); // the pre-login session is gone (expired) by the time the form is sent
+    b.cookies.clear(); // the form's cookie is gone (expired) by the time the form is sent
     const res = await b.post('/login', { _csrf: stale, username: 'alice', password: GOOD_PASSWORD });
     expect(res.status).to.equal(403);
     expect(res.text).to.contain('form had expired').and.match(/name="_csrf" value="[^"]+"/);

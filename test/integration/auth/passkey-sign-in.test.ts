@@ -142,7 +142,8 @@ describe('passwordless sign-in with a passkey (two_factor.passkey_sign_in)', () 
     alice.counter -= 2;
     await refused(await postJson(s.b, '/login/passkey/discover', { response: alice.get(s.options, origin) }, s.token));
     expect(messages.size).to.equal(1);
-    expect(app.ctx.audit.recent(50).filter((e) => e.event === 'login-failed').length).to.be.at.least(5);
+    // Repeats from one address are coalesced: count the events, not the rows.
+    expect(app.ctx.audit.recent(50, 'login-failed').reduce((n, e) => n + e.count, 0)).to.be.at.least(5);
   });
 
   it('refuses no CSRF token, another origin, the wrong content type and junk JSON with 4xx', async () => {

@@ -58,7 +58,7 @@ describe('audit log queries', () => {
     ctx.audit.loginFailed({ username: '+1+1', ip: '192.0.2.9', reason: 'bad-credentials' });
     const csv = ctx.auditLog.csv({ ip: '192.0.2.9' });
     const lines = csv.trim().split('\n');
-    expect(lines[0]).to.equal('id,time,event,user_id,username,ip,details');
+    expect(lines[0]).to.equal('id,time,event,user_id,username,ip,details,count,last_time');
     expect(lines).to.have.length(3);
     expect(csv).to.include(`'=HYPERLINK`);
     expect(csv).to.include(`'+1+1`);

@@ -205,6 +205,16 @@ describe('config loading', () => {
       expect(problemAbout(err, 'server.shutdown_timeout')).to.include('between 1s');
     });
 
+    it('keeps audit entries 400 days by default, coalesces refusals per minute, and checks both', () => {
+      expect(loadConfig({ env: {} }).audit).to.deep.equal({ retention: 400 * 86_400_000, coalesce_window: 60_000 });
+      expect(validateConfig({ audit: { retention: '90d', coalesce_window: 0 } }).audit).to.deep.equal({ retention: 90 * 86_400_000, coalesce_window: 0 });
+      const err = configError(() => validateConfig({ audit: { retention: 'forever', coalesce_window: '2h' } }));
+      expect(problemAbout(err, 'audit.retention')).to.include('not a duration').and.include('400d');
+      expect(problemAbout(err, 'audit.coalesce_window')).to.include('between 0ms and 1h');
+      expect(problemAbout(configError(() => validateConfig({ audit: { retention: '1h' } })), 'audit.retention')).to.include('between 1d and 3650d');
+      expect(problemAbout(configError(() => validateConfig({ audit: { keep: '1d' } })), 'audit.keep')).to.include('unknown key');
+    });
+
     it('refuses a throttle.ban_max shorter than throttle.ban, also when another section is invalid', () => {
       const err = configError(() => validateConfig({ server: { port: 0 }, throttle: { ban: '1h', ban_max: '30m' } }));
       expect(problemAbout(err, 'throttle.ban_max')).to.include('throttle.ban');

@@ -50,7 +50,7 @@ describe('metrics', () => {
       f.store.revokeUserSessions(f.alice, 'password-changed');
       f.store.revoke('anon', 'regenerated');
       f.clock.advance(2 * HOUR); // past the idle timeout of b1 and b2
-      f.store.sweep();
+      await f.store.sweep();
       await issue(f.store, 'b3', signedIn(f.bob));
       await clear(f.store);
       const samples = await scrape();

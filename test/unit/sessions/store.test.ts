@@ -308,7 +308,7 @@ describe('session store: Store API', () => {
       f.clock.advance(HOUR + MINUTE);
       await issue(f.store, 'sid-live', signedIn(f.bob));
 
-      expect(f.store.sweep()).to.deep.equal({ expired: 1, purged: 1 });
+      expect(await f.store.sweep()).to.deep.equal({ expired: 1, purged: 1 });
       expect(rowOf(f.ctx, hashSessionId('sid-old-deleted'))).to.equal(undefined);
       expect(rowOf(f.ctx, hashSessionId('sid-recent-deleted'))).to.include({ delete_reason: 'revoked' });
       expect(rowOf(f.ctx, hashSessionId('sid-expiring'))).to.include({ deleted_at: f.clock.now(), delete_reason: 'expired' });
@@ -316,7 +316,7 @@ describe('session store: Store API', () => {
       expect(await get(f.store, 'sid-live')).to.not.equal(null);
 
       f.clock.advance(DAY + 1);
-      expect(f.store.sweep()).to.deep.equal({ expired: 1, purged: 2 });
+      expect(await f.store.sweep()).to.deep.equal({ expired: 1, purged: 2 });
       expect(rowOf(f.ctx, hashSessionId('sid-recent-deleted'))).to.equal(undefined);
       expect(rowOf(f.ctx, hashSessionId('sid-expiring'))).to.equal(undefined);
     });
@@ -327,7 +327,7 @@ describe('session store: Store API', () => {
       await issue(f.store, 'sid-member', signedIn(f.alice));
       f.ctx.accounts.delete('alice', 'test');
       f.clock.advance(DAY + 1);
-      f.store.sweep();
+      await f.store.sweep();
       expect(rowOf(f.ctx, hashSessionId('sid-visitor'))).to.equal(undefined);
       expect(rowOf(f.ctx, hashSessionId('sid-member'))).to.include({ user_id: null, delete_reason: 'user-deleted' });
     });

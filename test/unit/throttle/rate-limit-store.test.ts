@@ -81,13 +81,13 @@ describe('rate-limit store (SQLite)', () => {
     expect(store().get('203.0.113.1')?.totalHits).to.equal(2);
   });
 
-  it('purges ended windows', () => {
+  it('purges ended windows', async () => {
     const s = store();
     s.increment('old');
     clock.advance(WINDOW / 2);
     s.increment('new');
     clock.advance(WINDOW / 2);
-    expect(purgeRateLimitHits(ctx.db, clock.now())).to.equal(1);
+    expect(await purgeRateLimitHits(ctx.db, clock.now())).to.equal(1);
     expect(s.get('new')?.totalHits).to.equal(1);
   });
 });
