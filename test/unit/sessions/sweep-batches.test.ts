@@ -10,7 +10,7 @@ import { ANONYMOUS_RETENTION_MS } from '../../../src/sessions/policy.js';
 import { hashSessionId, SWEEP_SQL } from '../../../src/sessions/store.js';
 import { PURGE_RATE_LIMIT_SQL } from '../../../src/throttle/rate-limit-store.js';
 import { THROTTLE_SWEEP_SQL } from '../../../src/throttle/regulator.js';
-import { anonymous, HOUR, MINUTE, openStore, set, signedIn, type StoreFixture } from '../../support/session-store.js';
+import { anonymous, HOUR, issue, MINUTE, openStore, set, signedIn, type StoreFixture } from '../../support/session-store.js';
 
 const ROWS = 50_000;
 
@@ -70,9 +70,9 @@ describe('batched sweeps', () => {
 
   it(`marks ${ROWS.toLocaleString('en-US')} expired pre-login sessions in batches, with the event loop free between them`, async () => {
     seedAnonymous(f, ROWS, f.clock.now() + 15 * MINUTE);
-    await set(f.store, 'sid-live', signedIn(f.alice));
+    await issue(f.store, 'sid-live', signedIn(f.alice));
     f.clock.advance(16 * MINUTE);
-    await set(f.store, 'sid-later', signedIn(f.bob));
+    await issue(f.store, 'sid-later', signedIn(f.bob));
     const { result, turns, longestMs } = await whileWatching(() => f.store.sweep());
     expect(result).to.deep.equal({ expired: ROWS, purged: 0 });
     expect(turns, 'turns of the event loop during the sweep').to.be.at.least(Math.floor(ROWS / SWEEP_BATCH) - 1);
