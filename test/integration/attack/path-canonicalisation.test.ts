@@ -13,7 +13,8 @@
 // - double percent-encoding ("%252e%252e"): an upstream (or a second proxy) that decodes
 //   once more sees "%2e%2e", then "..".
 // - non-ASCII letters whose case folding is ASCII ("ſ" → s, Kelvin "K" → k): macOS APFS and
-//   Java's equalsIgnoreCase fold them, the very upstreams the case-insensitive match is for.
+//   Java's equalsIgnoreCase fold them, the very upstreams the case-insensitive match is for;
+//   fullwidth "．．" that an NFKC-normalising upstream reads as "..".
 
 import { expect } from 'chai';
 import { Browser, type Reply } from '../../support/browser.js';
@@ -77,6 +78,8 @@ describe('ATTACK: original paths that dodge a resources rule (expected to fail u
     await expectNotOpened('open.home.example', '/admin%2e/users', 'encoded trailing dot');
     await expectNotOpened('open.home.example', '/admin%20/users', 'trailing space');
     await expectNotOpened('open.home.example', '/admin.%20./users', 'trailing dots and space');
+    // NTFS alternate data stream name of a directory: Windows opens admin\users.
+    await expectNotOpened('open.home.example', '/admin::$INDEX_ALLOCATION/users', 'NTFS stream suffix');
   });
 
   it('double percent-encoding of a dot segment under a bypass prefix ("/public/%252e%252e/admin")', async () => {
@@ -90,6 +93,9 @@ describe('ATTACK: original paths that dodge a resources rule (expected to fail u
   it('non-ASCII letters that case-fold to the ASCII of a denied path ("ſecret", Kelvin-sign "Key")', async () => {
     await expectNotOpened('open.home.example', '/%C5%BFecret', 'ſ folds to s');
     await expectNotOpened('open.home.example', '/%E2%84%AAey', 'K (U+212A) folds to k');
+    // Fullwidth full stops: NFKC makes them "..", under the bypass prefix.
+    const [v, f] = await both(HOST, '/public/%EF%BC%8E%EF%BC%8E/admin');
+    expect([v.status, f.status], 'fullwidth ".." under /public/').to.deep.equal([400, 400]);
   });
 
   it('held: the forms canonical-path.ts names are refused (400), and hostile headers never give a 500', async () => {
