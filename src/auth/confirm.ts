@@ -15,7 +15,7 @@ export const WRONG_PASSWORD = 'That is not your current password.';
 
 /**
  * Verifies `password` for the signed-in user; throws 429 (throttled) or 403
- * (`wrong-password`). On success, records the authentication time in the session.
+ * (`wrong-password`). The caller renews the session ID if the confirmation should count as recent.
  */
 export async function confirmPassword(ctx: AppContext, req: Request, password: unknown): Promise<void> {
   const user = req.user as Express.User;
@@ -40,7 +40,8 @@ export async function confirmPassword(ctx: AppContext, req: Request, password: u
     throw new AppError('wrong-password', 403, WRONG_PASSWORD);
   }
   verdict.attempt.succeeded();
-  if (req.session.auth) req.session.auth.at = ctx.clock.now();
+  // Nothing is granted here: a confirmed password makes a session "recent" only under a new
+  // ID (renewSessionId), or a copy of the cookie would share the owner's fresh confirmation.
 }
 
 /** Whether the session's last authentication is recent enough for a dangerous action. */

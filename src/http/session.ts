@@ -166,9 +166,9 @@ export function issueSession(ctx: AppContext, req: Request, res: Response, grant
     });
   } catch (err) {
     if (!(err instanceof SessionEndedError)) throw err;
-    // The request continues with the fresh, empty session: answered as signed out.
-    delete req.session.passport;
-    delete req.session.auth;
+    // Answered as signed out, with no session at all: no cookie is set, so a browser whose
+    // other request (a double click) got the successor keeps it.
+    delete (req as { session?: unknown }).session;
     req.user = undefined;
     ctx.log.info({ event: 'session-issue-refused', why: err.why, user: grant.user.username }, 'no new session ID: the session or its authentication has ended');
     throw new AppError('session-ended', 401, 'Your session has ended. Please sign in again.', { cause: err });

@@ -67,7 +67,7 @@ export interface Succession {
 
 /** A successor was refused: the session or the authentication it rests on has ended. */
 export class SessionEndedError extends Error {
-  constructor(readonly why: 'predecessor-ended' | 'epoch-moved' | 'user-mismatch') {
+  constructor(readonly why: 'predecessor-ended' | 'epoch-moved' | 'user-mismatch' | 'user-gone') {
     super(`no new session ID: ${why}`);
     this.name = 'SessionEndedError';
   }
@@ -143,6 +143,7 @@ export class SqliteSessionStore extends session.Store {
     | 'insertSignedIn'
     | 'endPredecessor'
     | 'epochOf'
+    | 'userExists'
     | 'bumpEpoch'
     | 'restamp'
     | 'touch'
@@ -217,6 +218,9 @@ export class SqliteSessionStore extends session.Store {
         WHERE id_hash = @hash AND ${live} AND idle_expires_at > @now AND absolute_expires_at > @now
         RETURNING user_id, auth_epoch`),
       epochOf: db.prepare('SELECT coalesce((SELECT epoch FROM session_epochs WHERE user_id = ?), 0)').pluck(),
+      // A deleted user's epoch row goes with them (reading 0 again): a sign-in checked
+      // before the deletion must find the user gone, not fail on the foreign key.
+      userExists: db.prepare('SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)').pluck(),
       bumpEpoch: db.prepare(`
         INSERT INTO session_epochs (user_id, epoch) VALUES (@userId, 1)
         ON CONFLICT (user_id) DO UPDATE SET epoch = epoch + 1 RETURNING epoch`).pluck(),
@@ -414,6 +418,10 @@ export class SqliteSessionStore extends session.Store {
     return rows.length;
   }
 
+  private userExists(userId: number): boolean {
+    return this.sql.userExists.get(userId) === 1;
+  }
+
   /** The user's session epoch now: read it with a credential, before checking the credential. */
   epochOf(userId: number): number {
     return this.sql.epochOf.get(userId) as number;
@@ -453,6 +461,7 @@ export class SqliteSessionStore extends session.Store {
           if (!ended && s.consume) throw new SessionEndedError('predecessor-ended');
           if (s.epoch !== current) throw new SessionEndedError('epoch-moved');
         }
+        if (!this.userExists(s.userId)) throw new SessionEndedError('user-gone');
         return this.sql.insertSignedIn.get({
           hash,
           userId: s.userId,

@@ -228,17 +228,23 @@ export class Accounts {
    */
   async verifyCredentials(rawUsername: string, password: string): Promise<Credentials> {
     const name = normalizeUsername(rawUsername);
-    const found = name.ok ? this.users.findCredentials(name.username) : null;
+    // The hash and the session epoch from one snapshot, before the slow check: a password
+    // change committed at any point after (by this process or the CLI) moves the epoch on,
+    // and the session this sign-in asks for is then refused (SqliteSessionStore.succeed).
+    const read = this.db.transaction(() => {
+      const credentials = name.ok ? this.users.findCredentials(name.username) : null;
+      return credentials ? { ...credentials, epoch: this.sessions.epochOf(credentials.user.id) } : null;
+    });
+    const found = read();
     if (!found) {
       await this.hasher.verifyNobody(password);
       return { ok: false, reason: 'bad-credentials', username: name.ok ? name.username : null };
     }
-    // Read with the hash, before the slow check: a change committed meanwhile moves it on.
-    const epoch = this.sessions.epochOf(found.user.id);
+    const epoch = found.epoch;
     const { ok, rehash } = await this.hasher.verify(found.passwordHash, password);
     if (!ok) return { ok: false, reason: 'bad-credentials', username: found.user.username };
     if (found.user.disabled) return { ok: false, reason: 'user-disabled', username: found.user.username };
-    if (rehash) this.users.setPasswordHash(found.user.id, await this.hasher.hash(password), this.clock.now(), { changed: false });
+    if (rehash) this.users.setPasswordHash(found.user.id, await this.hasher.hash(password), this.clock.now(), { changed: false, replacing: found.passwordHash });
     this.users.recordLogin(found.user.id, this.clock.now());
     return { ok: true, user: found.user, epoch };
   }

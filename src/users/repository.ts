@@ -114,16 +114,22 @@ export class UserRepository {
   }
 
   /** `mustChange`: an administrator set it, so the user must choose their own at next sign-in. */
-  setPasswordHash(id: number, hash: string, now: number, options: { changed: boolean; mustChange?: boolean }): void {
+  /**
+   * A new password (`changed: true`), or the same password re-hashed with stronger
+   * parameters (`changed: false`), which replaces only the hash it was verified against: a
+   * password change committed while the re-hash ran must not be undone. Returns whether
+   * the row changed.
+   */
+  setPasswordHash(id: number, hash: string, now: number, options: { changed: true; mustChange?: boolean } | { changed: false; replacing: string }): boolean {
     this.cache.delete(id);
     if (options.changed) {
-      this.db
-        .prepare('UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, updated_at = ? WHERE id = ?')
-        .run(hash, now, options.mustChange ? 1 : 0, now, id);
-    } else {
-      // Same password, stronger parameters: not a password change.
-      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hash, id);
+      return (
+        this.db
+          .prepare('UPDATE users SET password_hash = ?, password_changed_at = ?, must_change_password = ?, updated_at = ? WHERE id = ?')
+          .run(hash, now, options.mustChange ? 1 : 0, now, id).changes > 0
+      );
     }
+    return this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(hash, id, options.replacing).changes > 0;
   }
 
   /** The stored hash, for confirming a signed-in user's password. */

@@ -1,20 +1,14 @@
-// ATTACK (hostile review, branch h-attack): ways around session succession and the
-// password/epoch checks it rests on, through createApp() over real HTTP. Each test states the
-// expected (safe) behaviour and FAILS on the current code.
-//
-// 1. A password confirmation that does not renew the ID (the deletion request, page and API)
-//    makes the *same* ID "recently authenticated": a copy of the cookie held by a thief who
-//    does not know the password gets 10 minutes of dangerous actions (API tokens, second
-//    factors, admin changes). /reauth renews the ID for exactly this reason.
-// 2. verifyCredentials' argon2 upgrade writes the re-hashed *old* password unconditionally
-//    after an await: a password change that commits meanwhile is silently undone.
-// 3. A sign-in checked while the user is deleted: the epoch row is deleted with the user
-//    (ON DELETE CASCADE), so the epoch reads 0 again, the check passes and the INSERT of
-//    the signed-in row fails on the foreign key: 500 instead of 401.
-// 4. verifyCredentials reads the hash, then the epoch, in two statements: a password change
-//    committed by another process (the CLI) between them is not seen by either check.
-// 5. A re-authentication sent twice (double click) signs the user out: the loser's 401 sets
-//    a fresh anonymous portal cookie over the winner's.
+// What session succession rests on, found by the hostile review of issue 11 and guarded
+// here, through createApp() over real HTTP:
+// 1. Confirming the password without a new ID (the deletion request, page and API) does not
+//    make that ID "recent": a copy of the cookie must not share the owner's confirmation.
+// 2. The argon2 upgrade at sign-in replaces only the hash it verified: a password change
+//    committed meanwhile is not undone.
+// 3. A sign-in checked while the user is deleted answers 401, not 500.
+// 4. The hash and the epoch are read in one snapshot: a password change committed by another
+//    process between them still refuses the old password.
+// 5. A re-authentication sent twice (double click) leaves the user signed in: the loser sets
+//    no cookie.
 
 import { expect } from 'chai';
 import { PasswordHasher } from '../../../src/auth/passwords.js';
@@ -50,7 +44,7 @@ function copyOf(victim: Browser, userAgent: string): Browser {
   return b;
 }
 
-describe('ATTACK: session succession and the checks it rests on (expected to fail until fixed)', () => {
+describe('session succession: the checks it rests on (hostile review)', () => {
   let app: TestApp;
   let clock: FakeClock;
   let ctx: AppContext;
@@ -100,7 +94,7 @@ describe('ATTACK: session succession and the checks it rests on (expected to fai
     // A hash made with weaker parameters than configured (as after raising password.argon2).
     const weak = new PasswordHasher({ memoryKib: 256, iterations: 1, parallelism: 1 });
     const alice = ctx.users.findByUsername('alice')!;
-    ctx.users.setPasswordHash(alice.id, await weak.hash(GOOD_PASSWORD), clock.now(), { changed: false });
+    ctx.users.setPasswordHash(alice.id, await weak.hash(GOOD_PASSWORD), clock.now(), { changed: true });
     // The attacker knows the old password; their sign-in is held while argon2 re-hashes it.
     const held = holdNext(ctx.hasher, 'hash');
     const attacker = new Browser(app.url, { 'user-agent': 'attacker' });

@@ -1,5 +1,7 @@
-// ATTACK (hostile review, branch h-attack): attacks on the cookie split and on the pending
-// second step that HELD. Kept as regression guards; all pass on the reviewed code.
+// Attacks from the hostile review of the cookie split and the pending second step that held,
+// kept as regression guards: the forward-auth cookie opens nothing at the portal, cookie
+// names cannot be confused, theft through the forward cookie ends the session, and a pending
+// second step signs in at most once and never across a password change or a re-created user.
 
 import { request } from 'node:http';
 import { expect } from 'chai';
@@ -11,7 +13,7 @@ import { codeAt, userWithTotp, world, type World } from '../auth/second-factor-h
 const PORTAL_COOKIE = '__Host-gatehouse';
 const FORWARD_COOKIE = '__Secure-gatehouse_forward';
 
-describe('ATTACK (held): the forward-auth cookie at the portal, and cookie name confusion', () => {
+describe('the forward-auth cookie at the portal, and cookie name confusion (hostile review)', () => {
   let app: TestApp;
   let admin: Browser;
 
@@ -92,7 +94,7 @@ describe('ATTACK (held): the forward-auth cookie at the portal, and cookie name 
   });
 });
 
-describe('ATTACK (held): the pending second step', () => {
+describe('the pending second step under attack (hostile review)', () => {
   let w: World;
   let secret: string;
   beforeEach(async () => {
