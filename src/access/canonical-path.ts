@@ -3,8 +3,11 @@
 //
 // Why refuse instead of normalising: the proxy, gatehouse and the upstream each decode the
 // path, and they disagree. nginx decodes %2F into "/" and resolves "/a/%2e%2e/b" before a
-// `proxy_pass` with a URI part; Tomcat and Jetty read "..;" as ".."; Windows servers take "\"
-// for "/" and drop trailing dots and spaces; Go keeps a raw "#" in the path. Whatever single
+// `proxy_pass` with a URI part; Tomcat, Jetty, Spring and Undertow strip ";" parameters from
+// every segment ("/admin;x/users" is /admin/users, "..;" is ".."); Windows servers take "\"
+// for "/", drop trailing dots and spaces and read "admin::$INDEX_ALLOCATION" as the directory
+// admin; Go keeps a raw "#" in the path; a second proxy may decode "%252e" into "%2e" and then
+// "."; Java's equalsIgnoreCase and APFS fold "ſ" into "s", NFKC turns "．" into ".". Whatever single
 // reading gatehouse picked, some upstream reads such a path differently, so "/public/..%2fadmin"
 // could match a `^/public/` bypass rule while the upstream serves /admin. Browsers do not
 // make these forms from links (they resolve dot segments and turn "\" into "/" themselves);
@@ -22,10 +25,14 @@ export type CanonicalPath = { ok: true; path: string } | { ok: false; message: s
 
 const refuse = (why: string): CanonicalPath => ({ ok: false, message: `The original path ${why}.` });
 
-/** A path that is canonical already: no "%", no empty or dot-led segment, only pchars. */
-const ALREADY_CANONICAL = /^(?:\/[A-Za-z0-9\-_~!$&'()*+,;=:@][A-Za-z0-9\-._~!$&'()*+,;=:@]*)*\/?$/;
-/** A segment that is canonical as it is (unless it is dot-like): pchars only, no "%". */
-const PCHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]+$/;
+/**
+ * A segment that is canonical as it is: pchars but "%", ";" and "$" (so no stream suffix
+ * ":$"), "." neither first nor last. Anything else takes the full reading below.
+ */
+const PLAIN = "[A-Za-z0-9\\-_~!&'()*+,=:@](?:[A-Za-z0-9\\-._~!&'()*+,=:@]*[A-Za-z0-9\\-_~!&'()*+,=:@])?";
+/** A path that is canonical already (the hot path: one test, no work per segment). */
+const ALREADY_CANONICAL = new RegExp(`^(?:/${PLAIN})*/?$`);
+const PLAIN_SEGMENT = new RegExp(`^${PLAIN}$`);
 /**
  * ASCII by class: 2 unreserved (RFC 3986 §2.3: the same whether percent-encoded or not, so
  * decoded), 1 the other characters a segment may hold as they are (sub-delims, ":", "@"),
@@ -81,14 +88,60 @@ function segment(raw: string): Segment | string {
     text += kind === 2 || (kind === 1 && !escaped) ? String.fromCharCode(byte) : `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
   }
   if (nonAscii) {
+    let chars: string;
     try {
       // Rejects truncated and overlong sequences ("%c0%ae" is not "."), surrogates, > U+10FFFF.
-      utf8.decode(Buffer.from(decoded, 'latin1'));
+      chars = utf8.decode(Buffer.from(decoded, 'latin1'));
     } catch {
       return 'is not valid UTF-8 once percent-decoded';
     }
+    if (foldsToAscii(chars)) return 'has a non-ASCII character that case folding or NFKC turns into ASCII ("ſ" into "s", "．" into "."), as some servers do';
   }
   return { text, decoded };
+}
+
+/**
+ * Whether a non-ASCII character of `chars` becomes (or holds) ASCII under case mapping or
+ * NFKC, as the case-insensitive upstreams the rules' case-insensitive match is for read it:
+ * "ſ" (S upper-case), the Kelvin sign (k lower-case), "ß" ("SS"), "ı" ("I"), "ﬁ" ("fi"),
+ * fullwidth "．" (".") and the like. Accents, CJK and emoji stay non-ASCII and pass.
+ */
+function foldsToAscii(chars: string): boolean {
+  for (const char of chars) {
+    if (char.charCodeAt(0) < 0x80) continue;
+    for (const form of [char, char.normalize('NFKC')]) {
+      const lower = form.toLowerCase();
+      // Upper-casing the lower case too: "ẞ" is "ß" lower-case, and that is "SS".
+      if (hasAscii(form) || hasAscii(lower) || hasAscii(form.toUpperCase()) || hasAscii(lower.toUpperCase())) return true;
+    }
+  }
+  return false;
+}
+
+function hasAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x80) return true;
+  return false;
+}
+
+/**
+ * Why a segment that is neither "." nor ".." as sent (given by its decoded bytes) may be
+ * served as another path by some upstream, or null.
+ */
+function otherReading(decoded: string): string | null {
+  if (decoded === '.' || decoded === '..') return 'has an encoded dot segment (%2E), which some servers resolve and others do not';
+  if (DOT_LIKE.test(decoded)) return 'has a dot segment with ";", trailing dots or spaces ("..;"), which some servers resolve as ".."';
+  if (decoded.includes(';')) {
+    return 'contains ";", which Tomcat, Jetty, Spring and Undertow strip as a path parameter ("/admin;x/users" is their /admin/users)';
+  }
+  const end = decoded.charCodeAt(decoded.length - 1);
+  if (end === 0x2e || end === 0x20) return 'has a segment ending in "." or a space, which Windows drops ("/admin./users" is its /admin/users)';
+  if (decoded.includes(':$')) return 'has an NTFS stream suffix (":$"), which Windows drops ("/admin::$INDEX_ALLOCATION" is its /admin)';
+  for (let i = decoded.indexOf('%'); i !== -1; i = decoded.indexOf('%', i + 1)) {
+    if (hexValue(decoded.charCodeAt(i + 1)) >= 0 && hexValue(decoded.charCodeAt(i + 2)) >= 0) {
+      return 'has double percent-encoding ("%25" before two hex digits), which a server that decodes twice reads as another character ("%252e" as ".")';
+    }
+  }
+  return null;
 }
 
 function hexValue(code: number): number {
@@ -113,7 +166,7 @@ export function canonicalPath(raw: string): CanonicalPath {
       else out.push('');
       continue;
     }
-    if (PCHARS.test(part) && !DOT_LIKE.test(part)) {
+    if (PLAIN_SEGMENT.test(part)) {
       out.push(part);
       continue;
     }
@@ -126,8 +179,8 @@ export function canonicalPath(raw: string): CanonicalPath {
       trailingSlash = last;
       continue;
     }
-    if (seg.decoded === '.' || seg.decoded === '..') return refuse('has an encoded dot segment (%2E), which some servers resolve and others do not');
-    if (DOT_LIKE.test(seg.decoded)) return refuse('has a dot segment with ";", trailing dots or spaces ("..;"), which some servers resolve as ".."');
+    const other = otherReading(seg.decoded);
+    if (other) return refuse(other);
     out.push(seg.text);
   }
   const segments = out.filter((s) => s !== '');

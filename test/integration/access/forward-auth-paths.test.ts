@@ -10,6 +10,7 @@ import { HTTPS, PORTAL } from '../../support/forward-auth.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 
 const HOST = 'app.home.example';
+const OPEN = 'open.home.example';
 
 /**
  * The rules the hostile review used: a bypass prefix, an admins-only and a denied path
@@ -25,6 +26,9 @@ const CONFIG = {
       { domain: HOST, resources: ['^/admin([/?]|$)'], subject: ['group:admins'], policy: 'one_factor' },
       { domain: HOST, resources: ['^/files/private([/?]|$)'], policy: 'deny' },
       { domain: 'admin.home.example', subject: ['group:admins'], policy: 'one_factor' },
+      // Open to anybody but three denied paths: a path that dodges them is opened.
+      { domain: OPEN, resources: ['^/admin([/?]|$)', '^/secret([/?]|$)', '^/key([/?]|$)'], policy: 'deny' },
+      { domain: OPEN, policy: 'bypass' },
       { domain: '*.home.example', policy: 'one_factor' },
     ],
   },
@@ -58,6 +62,30 @@ const REFUSED: Array<[path: string, reason: RegExp]> = [
   ['/public/%ff', /UTF-8/],
   ['/public//../admin', /"\/\/" before a "\.\."/],
   ['/public#/../admin', /"#"/],
+  ['/admin;/users', /";", which Tomcat, Jetty, Spring and Undertow strip/],
+  ['/admin%3B/users', /";"/],
+  ['/admin./users', /ending in "\." or a space/],
+  ['/admin::$INDEX_ALLOCATION/users', /NTFS stream suffix/],
+  // Under the bypass prefix, what an upstream that decodes twice or applies NFKC serves as /admin.
+  ['/public/%252e%252e/admin', /double percent-encoding/],
+  ['/public/%EF%BC%8E%EF%BC%8E/admin', /non-ASCII character that case folding or NFKC turns into ASCII/],
+];
+
+/**
+ * Original paths some upstreams serve as a path denied on the open host (hostile review):
+ * each passed the old canonical path unchanged and dodged `^/admin([/?]|$)` and the like.
+ */
+const DODGES: Array<[path: string, upstream: string, reason: RegExp]> = [
+  ['/admin;/users', 'Tomcat strips ";"', /";"/],
+  ['/admin;jsessionid=x/users', 'Tomcat strips ";jsessionid"', /";"/],
+  ['/admin;', 'the page itself', /";"/],
+  ['/admin./users', 'Windows drops a trailing dot', /ending in "\." or a space/],
+  ['/admin%2e/users', 'an encoded trailing dot', /ending in "\." or a space/],
+  ['/admin%20/users', 'Windows drops a trailing space', /ending in "\." or a space/],
+  ['/admin.%20./users', 'trailing dots and space', /ending in "\." or a space/],
+  ['/admin::$INDEX_ALLOCATION/users', 'NTFS stream suffix: Windows opens admin\\users', /NTFS stream suffix/],
+  ['/%C5%BFecret', 'ſ folds to s', /non-ASCII character/],
+  ['/%E2%84%AAey', 'K (U+212A) folds to k', /non-ASCII character/],
 ];
 
 describe('forward auth: one canonical path and host', () => {
@@ -100,6 +128,54 @@ describe('forward auth: one canonical path and host', () => {
         }
       });
     }
+  });
+
+  describe('a path some upstreams serve as a denied one is refused, not opened', () => {
+    it('control: the plain denied path is denied (403) at both endpoints', async () => {
+      expect(await statuses(anonymous(), '/admin/users', OPEN)).to.deep.equal([403, 403]);
+    });
+
+    for (const [path, upstream, reason] of DODGES) {
+      it(`${path} (${upstream})`, async () => {
+        for (const res of await both(anonymous(), path, OPEN)) {
+          expect(res.status, `${path} ${res.text}`).to.equal(400);
+          expect(res.text).to.match(reason);
+        }
+      });
+    }
+
+    it('ordinary non-ASCII paths still pass, percent-encoded or as raw UTF-8', async () => {
+      const raw = (path: string) => Buffer.from(path, 'utf8').toString('latin1');
+      for (const path of ['/caf%C3%A9', '/%E5%86%99%E7%9C%9F/%F0%9F%98%80', raw('/café')]) {
+        expect(await statuses(anonymous(), path, OPEN), path).to.deep.equal([200, 200]);
+      }
+      // Raw UTF-8 with bytes 0x80-0xA0 ("写" is E5 86 99): X-Original-URL refuses them as control characters.
+      expect((await forward(anonymous(), raw('/写真/😀'), OPEN)).status).to.equal(200);
+    });
+  });
+
+  describe('hostile original requests', () => {
+    it('the named forms are refused (400), and hostile headers never give a 500', async () => {
+      for (const path of ['/public/..;/admin', '/public/%2e%2e/admin', '/public/%c0%ae%c0%ae/admin', '/public/..%2fadmin', '/public/ ../admin']) {
+        expect(await statuses(anonymous(), path), path).to.deep.equal([400, 400]);
+      }
+      const hostile: Array<Record<string, string>> = [
+        { 'x-original-url': 'https://app.home.example/%', 'x-original-method': 'GET' },
+        { 'x-original-url': 'https://app.home.example:99999/x', 'x-original-method': 'GET' },
+        { 'x-original-url': 'https://[::1/x', 'x-original-method': 'GET' },
+        { 'x-original-url': 'javascript:alert(1)', 'x-original-method': 'GET' },
+        { 'x-original-url': `https://app.home.example/${'a/'.repeat(4000)}`, 'x-original-method': 'GET' },
+        { 'x-original-url': 'https://app.home.example/\u00ff\u00fe', 'x-original-method': 'GET' },
+        { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.home.example', 'x-forwarded-uri': '/?%' },
+        { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.home.example', 'x-forwarded-uri': '/x?\u00ff#%zz' },
+        { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.home.example:0', 'x-forwarded-uri': '/public/x' },
+      ];
+      for (const headers of hostile) {
+        const endpoint = 'x-original-url' in headers ? '/auth/verify' : '/auth/forward';
+        const res = await anonymous().request('GET', endpoint, { headers });
+        expect(res.status, JSON.stringify(headers).slice(0, 120)).to.be.below(500);
+      }
+    });
   });
 
   describe('what the rules see', () => {

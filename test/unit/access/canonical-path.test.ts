@@ -5,6 +5,11 @@
 import { expect } from 'chai';
 import { canonicalPath } from '../../../src/access/canonical-path.js';
 
+/** A path's UTF-8 bytes one character per byte, as Node hands over a header value. */
+function utf8AsHeader(path: string): string {
+  return Buffer.from(path, 'utf8').toString('latin1');
+}
+
 function canonical(raw: string): string {
   const result = canonicalPath(raw);
   if (!result.ok) expect.fail(`expected a canonical path for ${raw}, got "${result.message}"`);
@@ -58,6 +63,49 @@ const REFUSED: Array<[raw: string, reason: RegExp]> = [
   ['/a//../admin', /"\/\/" before a "\.\." segment/],
   ['/a/b//..', /"\/\/" before a "\.\." segment/],
   ['/public#/../admin', /"#"/],
+  // Path parameters: Tomcat, Jetty, Spring and Undertow serve "/admin;x/users" as /admin/users
+  // (and nginx decodes "%3B" into ";" before passing the path on).
+  ['/admin;/users', /";", which Tomcat, Jetty, Spring and Undertow strip/],
+  ['/admin;jsessionid=x/users', /";"/],
+  ['/admin;', /";"/],
+  ['/a;b=c', /";"/],
+  ['/admin%3B/users', /";"/],
+  ['/admin%3b', /";"/],
+  // Windows drops trailing dots and spaces and reads "::$INDEX_ALLOCATION" as the directory.
+  ['/admin./users', /segment ending in "\." or a space/],
+  ['/admin%2e/users', /segment ending in "\." or a space/],
+  ['/admin%20/users', /segment ending in "\." or a space/],
+  ['/admin /users', /segment ending in "\." or a space/],
+  ['/admin.%20./users', /segment ending in "\." or a space/],
+  ['/admin.', /segment ending in "\." or a space/],
+  ['/a/b%2E', /segment ending in "\." or a space/],
+  ['/admin::$INDEX_ALLOCATION/users', /NTFS stream suffix/],
+  ['/admin:$i30:$INDEX_ALLOCATION/users', /NTFS stream suffix/],
+  ['/file.txt::$DATA', /NTFS stream suffix/],
+  ['/a%3A%3A$DATA', /NTFS stream suffix/],
+  ['/a::%24DATA', /NTFS stream suffix/],
+  // An upstream that decodes twice: "%252e" is "%2e" after one decoding, "." after two.
+  ['/public/%252e%252e/admin', /double percent-encoding/],
+  ['/public/%252E%252E/admin', /double percent-encoding/],
+  ['/%252fadmin', /double percent-encoding/],
+  ['/a%25%32%65', /double percent-encoding/],
+  ['/a%25%32e', /double percent-encoding/],
+  // Non-ASCII characters that case folding (Java's equalsIgnoreCase, APFS) or NFKC turns into
+  // ASCII, percent-encoded or as raw UTF-8 bytes.
+  ['/%C5%BFecret', /non-ASCII character that case folding or NFKC turns into ASCII/],
+  ['/%E2%84%AAey', /non-ASCII character/],
+  ['/public/%EF%BC%8E%EF%BC%8E/admin', /non-ASCII character/],
+  ['/%EF%AC%81le', /non-ASCII character/],
+  ['/pa%C3%9Fword', /non-ASCII character/],
+  ['/%E1%BA%9E', /non-ASCII character/],
+  ['/%C4%B1d', /non-ASCII character/],
+  ['/%C4%B0d', /non-ASCII character/],
+  ['/%F0%9D%9A%A4d', /non-ASCII character/],
+  ['/a%C2%A0', /non-ASCII character/],
+  ['/%E2%91%A0', /non-ASCII character/],
+  ['/public/%EF%BC%8Fadmin', /non-ASCII character/],
+  [utf8AsHeader('/ſecret'), /non-ASCII character/],
+  [utf8AsHeader('/caf\u00e9/\u212aey'), /non-ASCII character/],
 ];
 
 describe('the canonical path', () => {
@@ -73,7 +121,7 @@ describe('the canonical path', () => {
 
   describe('normalises what every server reads alike', () => {
     it('keeps a canonical path as it is', () => {
-      for (const raw of ['/', '/a', '/a/', '/a/b.c/d~e_f-g', "/a;b=c,d/e:f@g!$&'()*+"]) expect(canonical(raw), raw).to.equal(raw);
+      for (const raw of ['/', '/a', '/a/', '/a/b.c/d~e_f-g', "/a=b,c/e:f@g!$&'()*+", '/v1.2/x', '/a:b', '/a$b']) expect(canonical(raw), raw).to.equal(raw);
     });
 
     it('resolves plain dot segments, never above the root', () => {
@@ -102,7 +150,9 @@ describe('the canonical path', () => {
     });
 
     it('keeps other percent-encoding, with upper-case hex', () => {
-      expect(canonical('/a%3bb')).to.equal('/a%3Bb');
+      expect(canonical('/a%3fb')).to.equal('/a%3Fb');
+      expect(canonical('/100%25')).to.equal('/100%25');
+      expect(canonical('/a%25zz/%25')).to.equal('/a%25zz/%25');
       expect(canonical('/a%20b%3f%23')).to.equal('/a%20b%3F%23');
       expect(canonical('/caf%c3%a9')).to.equal('/caf%C3%A9');
     });
@@ -114,7 +164,22 @@ describe('the canonical path', () => {
     });
 
     it('the result is ASCII only, so matching it without case folds ASCII only', () => {
-      expect(canonical(Buffer.from('/ſ/K', 'utf8').toString('latin1'))).to.match(/^[\x21-\x7e]+$/);
+      expect(canonical(utf8AsHeader('/café/写真/😀/Å'))).to.match(/^[\x21-\x7e]+$/);
+    });
+
+    it('keeps ordinary non-ASCII text (accents, CJK, emoji), whose case folding and NFKC stay non-ASCII', () => {
+      expect(canonical(utf8AsHeader('/café/写真'))).to.equal('/caf%C3%A9/%E5%86%99%E7%9C%9F');
+      expect(canonical('/%F0%9F%98%80/%C3%85ngstr%C3%B6m')).to.equal('/%F0%9F%98%80/%C3%85ngstr%C3%B6m');
+      expect(canonical(utf8AsHeader('/Ελληνικά/русский/עברית'))).to.match(/^\/%CE%95/);
+    });
+
+    it('the fast path for plain ASCII answers as the full reading does', () => {
+      // "/%61" is "/a", read the long way: both spellings must get the same answer.
+      for (const rest of ['dmin/users', 'dmin./users', 'dmin;/users', 'dmin::$DATA', 'dmin/x.', 'dmin/.well-known/x', 'dmin/v1.2/x', 'dmin/a$b:c', 'dmin/./x/../y', 'dmin//x/', 'dmin/...']) {
+        const fast = canonicalPath(`/a${rest}`);
+        const full = canonicalPath(`/%61${rest}`);
+        expect(fast, rest).to.deep.equal(full);
+      }
     });
   });
 });
