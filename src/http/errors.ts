@@ -3,7 +3,7 @@
 
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from '../lib/log.js';
-import { AppError, isDatabaseUnavailable } from '../lib/errors.js';
+import { AppError, isDatabaseUnavailable, sessionEnded } from '../lib/errors.js';
 import { SessionEndedError } from '../sessions/store.js';
 import { renderPage } from './views.js';
 
@@ -22,7 +22,7 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   // The session (or the authentication it rested on) ended while the request ran.
-  if (err instanceof SessionEndedError) return new AppError('session-ended', 401, 'Your session has ended. Please sign in again.', { cause: err });
+  if (err instanceof SessionEndedError) return sessionEnded(err);
   const e = err as { type?: string; code?: string; status?: number; expose?: boolean; message?: string };
   if (e?.code === 'EBADCSRFTOKEN') {
     return new AppError('csrf-invalid', 403, 'This form has expired or was not sent from this site. Reload the page and try again.', { cause: err });

@@ -13,7 +13,7 @@ import { createHmac } from 'node:crypto';
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 import session, { type SessionData } from 'express-session';
 import type { AppContext } from '../context.js';
-import { AppError } from '../lib/errors.js';
+import { sessionEnded } from '../lib/errors.js';
 import { sha256Hex } from '../lib/crypto.js';
 import { hashSessionId, SessionEndedError } from '../sessions/store.js';
 import type { SessionAuth } from '../sessions/types.js';
@@ -171,7 +171,7 @@ export function issueSession(ctx: AppContext, req: Request, res: Response, grant
     delete (req as { session?: unknown }).session;
     req.user = undefined;
     ctx.log.info({ event: 'session-issue-refused', why: err.why, user: grant.user.username }, 'no new session ID: the session or its authentication has ended');
-    throw new AppError('session-ended', 401, 'Your session has ended. Please sign in again.', { cause: err });
+    throw sessionEnded(err);
   }
   req.user = grant.user;
   const names = cookieNames(ctx);
@@ -186,7 +186,7 @@ export function issueSession(ctx: AppContext, req: Request, res: Response, grant
 export function renewSessionId(ctx: AppContext, req: Request, res: Response, now: number): void {
   const user = req.user as User | undefined;
   const auth = req.session.auth;
-  if (!user || !auth) throw new AppError('session-ended', 401, 'Your session has ended. Please sign in again.');
+  if (!user || !auth) throw sessionEnded();
   const { ip: _ip, userAgent: _ua, ...rest } = auth;
   issueSession(ctx, req, res, { user, auth: { ...rest, at: now }, keepFlash: true });
 }

@@ -32,6 +32,10 @@ export class OperatorError extends Error {
   }
 }
 
+/** The request's session, or the authentication it rested on, ended while it ran: answered as signed out. */
+export const sessionEnded = (cause?: unknown): AppError =>
+  new AppError('session-ended', 401, 'Your session has ended. Please sign in again.', cause === undefined ? undefined : { cause });
+
 export const badRequest = (code: string, message: string): AppError => new AppError(code, 400, message);
 export const conflict = (code: string, message: string): AppError => new AppError(code, 409, message);
 export const forbidden = (code: string, message: string): AppError => new AppError(code, 403, message);
