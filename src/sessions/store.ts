@@ -413,7 +413,6 @@ export class SqliteSessionStore extends session.Store {
       })(),
     );
     for (const r of rows) this.forget(r.id_hash);
-    if (except !== null) this.cache?.delete(except);
     this.ended(reason, rows.length);
     return rows.length;
   }
