@@ -21,6 +21,7 @@ import { createSessionGuard, type SessionGuard } from './theft/guard.js';
 import { HashGate } from './throttle/hash-gate.js';
 import { ApiTokens } from './tokens/api-tokens.js';
 import { LoginRegulator } from './throttle/regulator.js';
+import { StrengthBudget } from './throttle/strength-budget.js';
 import { TwoFactor } from './twofactor/two-factor.js';
 import { Accounts } from './users/accounts.js';
 import { UserRepository } from './users/repository.js';
@@ -42,6 +43,8 @@ export interface AppContext {
   hashGate: HashGate;
   /** The login regulator: failure counters, backoff and bans, asked before any hashing. */
   regulator: LoginRegulator;
+  /** Password strength estimates per user (or setup visitor) a minute, whatever path causes them. */
+  strengthBudget: StrengthBudget;
   setup: SetupTokens;
   /** Personal API tokens (bearer credentials for /api/v1 and forward auth). */
   tokens: ApiTokens;
@@ -91,6 +94,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const hashGate = new HashGate(config.throttle.max_concurrent_hashes, config.throttle.max_queued_hashes);
   const hasher = new PasswordHasher({ memoryKib: memory_kib, iterations, parallelism }, hashGate);
   const regulator = new LoginRegulator(db, clock, audit, config.throttle);
+  const strengthBudget = new StrengthBudget(db, clock);
   const auditLog = new AuditLog(db);
   const tokens = new ApiTokens(db, clock, audit, changes);
   const twoFactor = new TwoFactor(db, clock, audit, sessions, secrets.twoFactorKey, config.throttle, totpIssuer(config));
@@ -115,6 +119,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     hasher,
     hashGate,
     regulator,
+    strengthBudget,
     setup,
     tokens,
     twoFactor,

@@ -18,7 +18,7 @@ import { isAdmin } from '../users/groups.js';
 import { normalizeUsername } from '../users/username.js';
 import { clientIp } from '../theft/client-ip.js';
 import { formPassword, formText, parseForm } from '../http/form-fields.js';
-import { strengthRateLimit } from '../throttle/rate-limit.js';
+import { strengthRequester } from '../throttle/rate-limit.js';
 import { passwordStrength } from './strength.js';
 
 const changeForm = z.object({
@@ -77,17 +77,34 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     } catch (err) {
       return showForm(req, res, 400, { error: (err as AppError).publicMessage, rd });
     }
-    // The policy first (its estimate runs in the worker): a refused new password costs no throttle attempt.
+    /** A refusal the user can act on (4xx: wrong password, weak password, wait) goes back to the form. */
+    const refused = (err: unknown): void => {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      if (err.retryAfter !== undefined) res.set('Retry-After', String(err.retryAfter));
+      showForm(req, res, err.status, { error: err.publicMessage, rd });
+    };
+    // The new password's policy first, then the current password. Each estimate is charged
+    // to this user's strength budget (the meter's: 429 once spent) and waits in the
+    // estimator's queue in a place of this user's own, so however often one user submits,
+    // they cannot take the estimator from anybody else. Checking the current password first
+    // would not protect the estimator further (the meter spends the same budget with only
+    // the session) but would put an argon2 verification, which the regulator limits only
+    // when it fails, in front of the budget; this way the budget bounds both. And a refused
+    // new password still costs no throttle attempt: the user may try another at once.
     // With a second factor on the account, 8 characters are enough (NIST SP 800-63B-4).
     const hasSecondFactor = ctx.twoFactor.isEnabled(user.id);
-    const problems = await ctx.accounts.passwordProblems(form.new_password, user.username, hasSecondFactor);
+    const requester = strengthRequester(ctx, req);
+    let problems: string[];
+    try {
+      problems = await ctx.accounts.passwordProblems(form.new_password, user.username, hasSecondFactor, requester);
+    } catch (err) {
+      return refused(err);
+    }
     if (problems.length) return showForm(req, res, 400, { error: 'The new password cannot be used:', problems, rd });
     try {
       await confirmPassword(ctx, req, form.current_password);
     } catch (err) {
-      if (!(err instanceof AppError) || err.status >= 500) throw err;
-      if (err.retryAfter !== undefined) res.set('Retry-After', String(err.retryAfter));
-      return showForm(req, res, err.status, { error: err.publicMessage, rd });
+      return refused(err);
     }
     let revoked: number;
     let tokens: number;
@@ -96,9 +113,10 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
         keepSid: req.sessionID,
         ip: clientIp(req),
         hasSecondFactor,
+        requester,
       }));
     } catch (err) {
-      if (err instanceof AppError && err.status === 400) return showForm(req, res, 400, { error: err.publicMessage, rd });
+      if (err instanceof AppError && (err.status === 400 || err.status === 429)) return refused(err);
       throw err;
     }
     // The session continues under a new ID: whoever may have copied the old cookie is out.
@@ -133,7 +151,8 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
 
   /**
    * The meter's check, for signed-in users and the setup page's visitor (strengthAccess;
-   * the CSRF token proves the page came from us). The password is never echoed.
+   * the CSRF token proves the page came from us), charged to their strength budget (429
+   * once spent). The password is never echoed.
    */
   const strength: RequestHandler = async (req, res) => {
     const parsed = strengthBody.safeParse(req.body);
@@ -141,7 +160,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     if (parsed.data.password.includes('\0')) throw new AppError('invalid-body', 400, 'The password contains a NUL character.');
     const me = req.user as Express.User | undefined;
     const username = parsed.data.username?.trim().toLowerCase() || (me?.username ?? '');
-    res.set('Cache-Control', 'no-store').json(await passwordStrength(parsed.data.password, username, secondFactorOf(me, username)));
+    res.set('Cache-Control', 'no-store').json(await passwordStrength(parsed.data.password, username, secondFactorOf(me, username), strengthRequester(ctx, req)));
   };
 
   /**
@@ -158,5 +177,5 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     return target !== null && ctx.twoFactor.isEnabled(target.id);
   }
 
-  return { page, submit, json, strengthAccess, strengthLimit: strengthRateLimit(ctx), strength };
+  return { page, submit, json, strengthAccess, strength };
 }

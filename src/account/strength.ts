@@ -3,7 +3,7 @@
 // password is acceptable. The estimate runs in the estimator's worker, not here.
 
 import { checkPasswordInput } from '../auth/passwords.js';
-import { contextWords, guessProblems, quickProblems } from '../auth/password-policy.js';
+import { estimateFor, guessProblems, quickProblems, type Requester } from '../auth/password-policy.js';
 import { sharedStrengthEstimator, type StrengthEstimator } from '../auth/strength-estimator.js';
 
 export interface Strength {
@@ -19,18 +19,20 @@ export interface Strength {
  * How strong `raw` is for `username` (who will use it; '' when not known yet; with
  * `hasSecondFactor` the policy's 8-character minimum applies). Input must already be a
  * string; length and NUL limits are applied here before any estimate. Rejects with a 503
- * AppError when the estimator is busy or broken.
+ * AppError when the estimator is busy or broken, 429 when `requester` (who asks; the
+ * estimate is charged to them) has spent their budget.
  */
 export async function passwordStrength(
   raw: string,
   username: string,
   hasSecondFactor = false,
+  requester?: Requester,
   estimator: StrengthEstimator = sharedStrengthEstimator(),
 ): Promise<Strength> {
   const input = checkPasswordInput(raw);
   if (!input.ok) return { score: 0, acceptable: false, problems: [input.message], suggestions: [] };
   const context = { username, hasSecondFactor };
-  const estimate = await estimator.estimate(input.password, contextWords(username));
+  const estimate = await estimateFor(input.password, username, requester, estimator);
   // The same verdict as passwordProblems(): the quick rules first, the guesses rule if they pass.
   const quick = quickProblems(input.password, context);
   const problems = quick.length ? quick : guessProblems(estimate, context);

@@ -12,6 +12,7 @@ import { AppError, badRequest, notFound } from '../lib/errors.js';
 import { deviceLabel } from '../sessions/device.js';
 import { hashSessionId, handleOf } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
+import { strengthRequester } from '../throttle/rate-limit.js';
 import { ADMIN_GROUP } from '../users/groups.js';
 import type { User } from '../users/repository.js';
 import { normalizeUsername } from '../users/username.js';
@@ -62,10 +63,14 @@ function typedValues(body: unknown): Record<string, unknown> {
   return { username: one(b.username), displayName: one(b.display_name), email: one(b.email), groups: checked.slice(0, 64), groupsOther: one(b.groups_other) };
 }
 
-/** Form-level errors (bad input, weak password, last admin, name taken) go back to the form. */
-function formError(err: unknown): AppError {
-  if (err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== 'user-not-found') return err;
-  throw err;
+/**
+ * Form-level errors (bad input, weak password, last admin, name taken, too many password
+ * checks) go back to the form, with Retry-After when they say when to try again.
+ */
+function formError(err: unknown, res: Response): AppError {
+  if (!(err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== 'user-not-found')) throw err;
+  if (err.retryAfter !== undefined) res.set('Retry-After', String(err.retryAfter));
+  return err;
 }
 
 interface UserPageExtra {
@@ -148,11 +153,12 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
         email: form.email ?? null,
         groups: groupsOf(form),
         by: actor(req),
+        requester: strengthRequester(ctx, req),
       });
       addFlash(req, `User ${user.username} was added. They can sign in with the password you chose.`);
       res.redirect(303, userPath(user.username));
     } catch (err) {
-      const e = formError(err);
+      const e = formError(err, res);
       renderNew(req, res, e.status, values, e.publicMessage);
     }
   };
@@ -177,7 +183,7 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
       addFlash(req, `Saved the changes to ${user.username}.`);
       res.redirect(303, userPath(user.username));
     } catch (err) {
-      const e = formError(err);
+      const e = formError(err, res);
       renderUser(req, res, user, e.status, { profile, profileError: e.publicMessage });
     }
   };
@@ -192,11 +198,12 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
         reset: true,
         ip: clientIp(req),
         hasSecondFactor: ctx.twoFactor.isEnabled(user.id),
+        requester: strengthRequester(ctx, req),
       });
       addFlash(req, `The password of ${user.username} was reset; ${sessionsRevoked} session(s) ended. They must choose a new password at their next sign-in.`);
       res.redirect(303, userPath(user.username));
     } catch (err) {
-      const e = formError(err);
+      const e = formError(err, res);
       renderUser(req, res, user, e.status, { passwordError: e.publicMessage });
     }
   };
@@ -213,7 +220,7 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
       addFlash(req, `${user.username} is disabled; ${sessionsRevoked} session(s) ended, ${tokensRevoked} API token(s) revoked.`);
       res.redirect(303, userPath(user.username));
     } catch (err) {
-      const e = formError(err);
+      const e = formError(err, res);
       renderUser(req, res, user, e.status, { stateError: e.publicMessage });
     }
   };
@@ -242,7 +249,7 @@ export function adminUserRoutes(ctx: AppContext, guards: Guards) {
       addFlash(req, `${user.username} was deleted with their personal data; ${sessionsRevoked} session(s) ended.`);
       res.redirect(303, '/admin/users');
     } catch (err) {
-      const e = formError(err);
+      const e = formError(err, res);
       renderUser(req, res, user, e.status, { deleteError: e.publicMessage });
     }
   };

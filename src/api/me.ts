@@ -13,6 +13,7 @@ import type { Guards } from '../http/guards.js';
 import { AppError, notFound } from '../lib/errors.js';
 import { renewSessionId } from '../http/session.js';
 import { clientIp } from '../theft/client-ip.js';
+import { strengthRequester } from '../throttle/rate-limit.js';
 import { isAdmin } from '../users/groups.js';
 import {
   DeletionRequested,
@@ -71,6 +72,7 @@ export function meApi(ctx: AppContext, g: Guards) {
       keepSid: req.sessionID,
       ip: clientIp(req),
       hasSecondFactor: ctx.twoFactor.isEnabled(user.id),
+      requester: strengthRequester(ctx, req),
     });
     // As on the page: the session continues under a new ID, so a copied cookie is dead.
     renewSessionId(ctx, req, res, ctx.clock.now());

@@ -5,6 +5,7 @@
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import { clientIp } from '../theft/client-ip.js';
+import { strengthRequester } from '../throttle/rate-limit.js';
 import { PasswordBody, UserCreateBody, userJson, UsernameParams, UserPatchBody, UsersQuery } from './schemas.js';
 import { actor, body, params, query } from './validate.js';
 
@@ -27,6 +28,7 @@ export function usersApi(ctx: AppContext) {
       ...(input.email !== undefined ? { email: input.email } : {}),
       ...(input.groups !== undefined ? { groups: input.groups } : {}),
       by: actor(req),
+      requester: strengthRequester(ctx, req),
     });
     res.status(201).location(`/api/v1/users/${encodeURIComponent(user.username)}`).json(userJson(user));
   };
@@ -62,6 +64,7 @@ export function usersApi(ctx: AppContext) {
       reset: true,
       ip: clientIp(req),
       hasSecondFactor: ctx.twoFactor.isEnabled(target.id),
+      requester: strengthRequester(ctx, req),
     });
     res.json({ sessions_revoked: result.sessionsRevoked });
   };

@@ -26,6 +26,17 @@ export const MIN_GUESSES_SINGLE_FACTOR = 1e10;
  */
 export const MIN_GUESSES_WITH_SECOND_FACTOR = 1e7;
 
+/**
+ * Who causes an estimate (a signed-in user, the setup page's visitor), as built by
+ * StrengthBudget.requester() (src/throttle/strength-budget.ts). The CLI has none.
+ */
+export interface Requester {
+  /** "user:<id>" or "ip:<address>": their checks get a bounded share of the estimator's queue. */
+  readonly key: string;
+  /** Pays for one estimate; throws (429 AppError) when their budget is spent. */
+  charge(): void;
+}
+
 let common: Set<string> | null = null;
 function commonPasswords(): Set<string> {
   common ??= new Set((dictionary['passwords-common'] as string[]).filter((p) => p.length >= MIN_LENGTH_WITH_SECOND_FACTOR));
@@ -35,6 +46,8 @@ function commonPasswords(): Set<string> {
 export interface PolicyContext {
   username: string;
   hasSecondFactor?: boolean;
+  /** Who asks (a request's user or setup visitor): the estimate is charged to them and queued fairly. */
+  requester?: Requester;
 }
 
 /** The words a password should not be made of: the username, "gatehouse", the host name. */
@@ -67,6 +80,16 @@ export function quickProblems(password: string, context: PolicyContext): string[
   return problems;
 }
 
+/**
+ * zxcvbn's estimate of `password` for `username`, in the estimator's worker. The requester
+ * pays first (429 when their budget is spent, before the estimator is asked at all), then
+ * waits in a place of their own in its queue. Every estimate a request causes comes here.
+ */
+export async function estimateFor(password: string, username: string, requester: Requester | undefined, estimator: StrengthEstimator): Promise<Estimate> {
+  requester?.charge();
+  return estimator.estimate(password, contextWords(username), requester?.key);
+}
+
 /** The guesses rule on an estimate: one problem with zxcvbn's advice, or none. */
 export function guessProblems(estimate: Estimate, context: PolicyContext): string[] {
   const min = context.hasSecondFactor ? MIN_GUESSES_WITH_SECOND_FACTOR : MIN_GUESSES_SINGLE_FACTOR;
@@ -78,13 +101,14 @@ export function guessProblems(estimate: Estimate, context: PolicyContext): strin
 
 /**
  * The problems with a new password (empty when it is acceptable): the quick rules, then,
- * if they pass, the estimate (in the estimator's worker; rejects with a 503 AppError when
- * that is busy or broken, so a password is never accepted unchecked).
+ * if they pass, the estimate (in the estimator's worker, charged to `context.requester`;
+ * rejects with a 503 AppError when that is busy or broken, 429 when the requester's budget
+ * is spent, so a password is never accepted unchecked).
  */
 export async function passwordProblems(password: string, context: PolicyContext, estimator: StrengthEstimator = sharedStrengthEstimator()): Promise<string[]> {
   const quick = quickProblems(password, context);
   if (quick.length) return quick;
-  return guessProblems(await estimator.estimate(password, contextWords(context.username)), context);
+  return guessProblems(await estimateFor(password, context.username, context.requester, estimator), context);
 }
 
 /**

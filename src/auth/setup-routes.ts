@@ -8,6 +8,7 @@ import { renderPage } from '../http/views.js';
 import { formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import { clientIp } from '../theft/client-ip.js';
+import { strengthRequester } from '../throttle/rate-limit.js';
 import { ADMIN_GROUP } from '../users/groups.js';
 import type { SetupTokenState } from './setup.js';
 
@@ -66,6 +67,7 @@ export function setupRoutes(ctx: AppContext, guards: Guards) {
         displayName: form.display_name ?? '',
         groups: [ADMIN_GROUP],
         by: 'setup',
+        requester: strengthRequester(ctx, req),
         guard: () => {
           if (!ctx.setup.consume(form.token)) throw new AppError('setup-token-used', 403, STATE_MESSAGES.used[1]);
         },
@@ -74,8 +76,10 @@ export function setupRoutes(ctx: AppContext, guards: Guards) {
       ctx.log.info({ event: 'setup-completed', user: user.username }, 'first administrator created');
       res.redirect(303, '/login?notice=setup');
     } catch (err) {
-      if (err instanceof AppError && err.status === 400) return showForm(req, res, 400, { ...values, error: err.publicMessage });
-      throw err;
+      // A refused password, or too many password checks (429): the form again, token unused.
+      if (!(err instanceof AppError) || (err.status !== 400 && err.status !== 429)) throw err;
+      if (err.retryAfter !== undefined) res.set('Retry-After', String(err.retryAfter));
+      return showForm(req, res, err.status, { ...values, error: err.publicMessage });
     }
   };
 

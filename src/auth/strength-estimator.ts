@@ -1,6 +1,7 @@
 // Password strength estimates (zxcvbn) off the event loop: one worker thread, started on
-// first use and stopped when idle, one check at a time, a bounded queue and a time limit.
-// Busy or broken means a clear 503, never a check skipped (fail closed).
+// first use and stopped when idle, one check at a time, a bounded queue shared fairly
+// between requesters, and a time limit. Busy or broken means a clear 503, never a check
+// skipped (fail closed).
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,12 +14,21 @@ import type { Estimate } from './zxcvbn.js';
 export type { Estimate } from './zxcvbn.js';
 
 export interface StrengthEstimator {
-  estimate(password: string, userInputs: string[]): Promise<Estimate>;
+  /**
+   * `requester`: who causes the check ("user:<id>", "ip:<address>"; none from the CLI), so
+   * that no one requester can take all the places in the queue.
+   */
+  estimate(password: string, userInputs: string[], requester?: string): Promise<Estimate>;
 }
 
 export interface EstimatorOptions {
   /** Checks that may wait behind the running one; more are refused (503). */
   maxQueued?: number;
+  /**
+   * Checks of one requester that may be waiting or running at once; more are refused (503),
+   * so one requester can never fill the queue for everybody else.
+   */
+  maxPerRequester?: number;
   /** Longest one check may take in the worker before it is given up and the worker replaced. */
   timeoutMs?: number;
   /** Longest the worker may take to start (load and rank the dictionaries). */
@@ -30,12 +40,15 @@ export interface EstimatorOptions {
 }
 
 interface Job extends EstimateRequest {
+  key: string | null;
   resolve(estimate: Estimate): void;
   reject(err: AppError): void;
 }
 
 const busy = (): AppError =>
   new AppError('password-check-busy', 503, 'Too many password checks are waiting. Try again in a moment.', { retryAfter: 2 });
+const yoursBusy = (): AppError =>
+  new AppError('password-check-busy', 503, 'Your earlier password checks are still running. Try again in a moment.', { retryAfter: 2 });
 const unavailable = (cause: unknown): AppError =>
   new AppError('password-check-unavailable', 503, 'The password check is not available right now. Try again in a moment.', { cause, retryAfter: 5 });
 
@@ -65,6 +78,7 @@ export class WorkerStrengthEstimator implements StrengthEstimator {
   private idleTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly maxQueued: number;
+  private readonly maxPerRequester: number;
   private readonly timeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly idleMs: number;
@@ -72,18 +86,32 @@ export class WorkerStrengthEstimator implements StrengthEstimator {
 
   constructor(options: EstimatorOptions = {}) {
     this.maxQueued = options.maxQueued ?? 32;
+    this.maxPerRequester = options.maxPerRequester ?? 2;
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.idleMs = options.idleMs ?? 120_000;
     this.script = options.script ?? null;
   }
 
-  estimate(password: string, userInputs: string[]): Promise<Estimate> {
+  /**
+   * Queues one check (first come, first served); refused (503) when `requester` already has
+   * `maxPerRequester` checks here or the queue is full.
+   */
+  estimate(password: string, userInputs: string[], requester?: string): Promise<Estimate> {
+    const key = requester ?? null;
+    if (key !== null && this.pendingOf(key) >= this.maxPerRequester) return Promise.reject(yoursBusy());
     if (this.queue.length >= this.maxQueued) return Promise.reject(busy());
     return new Promise<Estimate>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, password, userInputs, resolve, reject });
+      this.queue.push({ id: this.nextId++, key, password, userInputs, resolve, reject });
       this.pump();
     });
+  }
+
+  /** The checks of one requester waiting or running now. */
+  private pendingOf(key: string): number {
+    let n = this.current?.key === key ? 1 : 0;
+    for (const job of this.queue) if (job.key === key) n++;
+    return n;
   }
 
   /** Stops the worker; checks still waiting fail (503). */

@@ -135,8 +135,9 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/account/two-factor/passkeys/:id/rename', session: true, chain: [...page, ...form, passkey.rename] },
     { method: 'post', path: '/account/two-factor/passkeys/:id/delete', session: true, chain: [...page, ...form, g.requireRecentAuth, passkey.remove] },
     // The strength meter: signed-in users, or the setup page's visitor with its setup token
-    // (X-Setup-Token); anyone else 401/403 before any work. A budget of its own (30/min).
-    { method: 'post', path: '/password/strength', session: true, chain: [g.sameOrigin, password.strengthAccess, g.requireCsrf, password.strengthLimit, password.json, password.strength] },
+    // (X-Setup-Token); anyone else 401/403 before any work. Each estimate is charged to the
+    // user's strength budget (30/min), which every password form and API shares.
+    { method: 'post', path: '/password/strength', session: true, chain: [g.sameOrigin, password.strengthAccess, g.requireCsrf, password.json, password.strength] },
 
     // ---- admin pages (src/admin) -------------------------------------------------------
     { method: 'get', path: '/admin', session: true, chain: [...admin, overview.page] },

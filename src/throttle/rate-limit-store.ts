@@ -41,7 +41,7 @@ export class SqliteRateLimitStore implements Store {
     };
   }
 
-  init(options: Options): void {
+  init(options: Pick<Options, 'windowMs'>): void {
     this.windowMs = options.windowMs;
   }
 

@@ -1,11 +1,12 @@
 // The global request rate limit for pages and APIs (express-rate-limit on the SQLite
-// store), per client IP as resolved through the trusted proxies only, and the password
-// strength meter's own smaller budget. The forward-auth endpoints never pass through
-// Express and have their own bucket.
+// store), per client IP as resolved through the trusted proxies only, and who a request's
+// password strength estimates are charged to. The forward-auth endpoints never pass
+// through Express and have their own bucket.
 
 import { isIP } from 'node:net';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { Requester } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import { sendError } from '../http/errors.js';
 import { AppError } from '../lib/errors.js';
@@ -63,36 +64,12 @@ export function globalRateLimit(ctx: AppContext): RequestHandler[] {
   return [requireClientIp, limiter];
 }
 
-/** The strength meter's budget: checks per signed-in user (or setup visitor's address) a minute. */
-export const STRENGTH_CHECKS_PER_MINUTE = 30;
-
 /**
- * A budget of its own for POST /password/strength, after its access check: each check
- * costs the estimator's worker up to tens of milliseconds, far more than a page. Per user
- * when signed in, else (the setup page's visitor) per client IP. The meter asks once a
- * pause in typing; 30 a minute leave room for a long passphrase typed slowly.
+ * Who causes a password strength estimate in this request, charged to the strength budget
+ * (src/throttle/strength-budget.ts): the signed-in user, else (the setup page's visitor)
+ * the client address, IPv6 grouped by /56 as above.
  */
-export function strengthRateLimit(ctx: AppContext): RequestHandler {
-  const windowMs = 60_000;
-  return rateLimit({
-    windowMs,
-    limit: STRENGTH_CHECKS_PER_MINUTE,
-    // The global limiter's RateLimit headers stay the ones a client sees.
-    standardHeaders: false,
-    legacyHeaders: false,
-    keyGenerator: (req) => {
-      const user = req.user as Express.User | undefined;
-      return user ? `user:${user.id}` : `ip:${ipKeyGenerator(req.ip ?? '', 56)}`;
-    },
-    store: new SqliteRateLimitStore(ctx.db, ctx.clock, { prefix: 'rl-strength:' }),
-    passOnStoreError: false,
-    validate: { forwardedHeader: false },
-    handler: (req, res) => {
-      const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const wait = reset ? Math.max(1, Math.ceil((reset.getTime() - ctx.clock.now()) / 1000)) : windowMs / 1000;
-      // Our clock, not express-rate-limit's own Retry-After (Date.now()).
-      res.set('Retry-After', String(wait));
-      sendError(req, res, new AppError('rate-limited', 429, `Too many password checks. Wait ${wait} seconds and try again.`, { retryAfter: wait }));
-    },
-  });
+export function strengthRequester(ctx: AppContext, req: Request): Requester {
+  const user = req.user as Express.User | undefined;
+  return ctx.strengthBudget.requester(user ? `user:${user.id}` : `ip:${ipKeyGenerator(req.ip ?? '', 56)}`);
 }

@@ -6,7 +6,7 @@ import { AuditLog } from '../audit/query.js';
 import type { ApiTokens } from '../tokens/api-tokens.js';
 import { durably, type Db } from '../db/connection.js';
 import { checkPasswordInput, type PasswordHasher } from '../auth/passwords.js';
-import { passwordProblems } from '../auth/password-policy.js';
+import { passwordProblems, type Requester } from '../auth/password-policy.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError, badRequest, conflict, notFound } from '../lib/errors.js';
 import { revokeAllRememberedDevices } from '../twofactor/remembered-devices.js';
@@ -53,11 +53,13 @@ export class Accounts {
     groups?: string[];
     by: string;
     guard?: () => void;
+    /** Who asks (src/throttle/strength-budget.ts): the password's estimate is charged to them. */
+    requester?: Requester;
   }): Promise<User> {
     const name = normalizeUsername(input.username);
     if (!name.ok) throw badRequest('invalid-username', name.message);
     const groups = checkedGroups(input.groups ?? []);
-    const password = await this.acceptablePassword(input.password, name.username);
+    const password = await this.acceptablePassword(input.password, name.username, false, input.requester);
     if (this.users.findByUsername(name.username)) throw conflict('user-exists', `A user named "${name.username}" already exists.`);
     const displayName = checkedDisplayName(input.displayName ?? '') || name.username;
     const email = checkedEmail(input.email ?? null);
@@ -83,15 +85,16 @@ export class Accounts {
    * administrator chose it, so the user must pick their own at next sign-in.
    * `hasSecondFactor`: the account has one (ctx.twoFactor.isEnabled), so 8 characters are
    * enough instead of 15 (NIST SP 800-63B-4); callers that do not say get the stricter rule.
+   * `requester`: who asks; the new password's estimate is charged to them (429 when spent).
    */
   async setPassword(
     rawUsername: string,
     newPassword: string,
     by: string,
-    options: { keepSid?: string; reset?: boolean; ip?: string; hasSecondFactor?: boolean } = {},
+    options: { keepSid?: string; reset?: boolean; ip?: string; hasSecondFactor?: boolean; requester?: Requester } = {},
   ): Promise<{ sessionsRevoked: number; tokensRevoked: number }> {
     const user = this.require(rawUsername);
-    const password = await this.acceptablePassword(newPassword, user.username, options.hasSecondFactor === true);
+    const password = await this.acceptablePassword(newPassword, user.username, options.hasSecondFactor === true, options.requester);
     const hash = await this.hasher.hash(password);
     // Sessions end durably (fsynced): see durably().
     return durably(this.db, this.db.transaction(() => {
@@ -251,18 +254,19 @@ export class Accounts {
 
   /**
    * The policy check alone, for forms (same rules as setting it). The estimate runs in the
-   * estimator's worker; a busy or broken one rejects with a 503 AppError.
+   * estimator's worker, charged to `requester`; a busy or broken one rejects with a 503
+   * AppError, a spent budget with 429.
    */
-  async passwordProblems(password: string, username: string, hasSecondFactor = false): Promise<string[]> {
+  async passwordProblems(password: string, username: string, hasSecondFactor = false, requester?: Requester): Promise<string[]> {
     const input = checkPasswordInput(password);
     if (!input.ok) return [input.message];
-    return passwordProblems(input.password, { username, hasSecondFactor });
+    return passwordProblems(input.password, { username, hasSecondFactor, requester });
   }
 
-  private async acceptablePassword(raw: string, username: string, hasSecondFactor = false): Promise<string> {
+  private async acceptablePassword(raw: string, username: string, hasSecondFactor = false, requester?: Requester): Promise<string> {
     const input = checkPasswordInput(raw);
     if (!input.ok) throw badRequest('invalid-password', input.message);
-    const problems = await passwordProblems(input.password, { username, hasSecondFactor });
+    const problems = await passwordProblems(input.password, { username, hasSecondFactor, requester });
     if (problems.length) throw new AppError('weak-password', 400, problems.join(' '));
     return input.password;
   }

@@ -80,6 +80,32 @@ describe('password policy: estimated guesses', () => {
     expect(asked).to.equal(1);
   });
 
+  it('charges the requester before each estimate and asks nothing once the charge refuses (429)', async () => {
+    const asked: Array<string | undefined> = [];
+    const counting: StrengthEstimator = {
+      estimate: async (_password, _inputs, requester) => {
+        asked.push(requester);
+        return estimate(1e20);
+      },
+    };
+    let left = 1;
+    const requester = {
+      key: 'user:7',
+      charge() {
+        if (left-- <= 0) throw new AppError('rate-limited', 429, 'Too many password checks.');
+      },
+    };
+    expect(await passwordProblems('short', { ...alone, requester }, counting), 'a quick rule refuses: nothing to pay').to.have.length(1);
+    expect(await passwordProblems('violet tractor mumble ocean', { ...alone, requester }, counting)).to.deep.equal([]);
+    expect(asked, 'queued under the requester\'s key').to.deep.equal(['user:7']);
+    const outcome = await passwordProblems('amber lanterns drift over harbours', { ...alone, requester }, counting).then(
+      () => 'accepted',
+      (err: unknown) => (err instanceof AppError ? `${err.status} ${err.code}` : 'other error'),
+    );
+    expect(outcome).to.equal('429 rate-limited');
+    expect(asked, 'the estimator was not asked').to.have.length(1);
+  });
+
   it('fails closed: an estimator that cannot answer refuses the password with its error', async () => {
     const broken: StrengthEstimator = { estimate: () => Promise.reject(new AppError('password-check-busy', 503, 'busy')) };
     const outcome = await passwordProblems('violet tractor mumble ocean', alone, broken).then(

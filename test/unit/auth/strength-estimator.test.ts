@@ -1,5 +1,6 @@
 // The strength estimator: zxcvbn in one worker thread, never on the event loop; a bounded
-// queue, a time limit, and a clear 503 (never a skipped check) when busy or broken.
+// queue no single requester can fill, a time limit, and a clear 503 (never a skipped
+// check) when busy or broken.
 
 import { expect } from 'chai';
 import { AppError } from '../../../src/lib/errors.js';
@@ -72,6 +73,21 @@ describe('strength estimator (worker thread)', () => {
     expect(await running).to.equal('503 password-check-unavailable');
     expect(await Promise.all(queued)).to.deep.equal(['503 password-check-unavailable', '503 password-check-unavailable']);
     estimator = null;
+  });
+
+  it('lets one requester have at most 2 checks waiting or running; the others are still served in order', async () => {
+    estimator = new WorkerStrengthEstimator({ script: standIn(), timeoutMs: 300 });
+    await estimator.estimate('started', []);
+    const hung = outcome(estimator.estimate('hang', [], 'user:1'));
+    const waiting = estimator.estimate('mallory waits', [], 'user:1');
+    expect(await outcome(estimator.estimate('mallory again', [], 'user:1')), 'a third check of the same requester').to.equal('503 password-check-busy');
+    const served: string[] = [];
+    const record = (p: Promise<{ suggestions: string[] }>) => p.then((e) => served.push(e.suggestions[0] as string));
+    await Promise.all([record(waiting), record(estimator.estimate('alice', [], 'user:2')), record(estimator.estimate('no requester', []))]);
+    expect(await hung).to.equal('503 password-check-unavailable');
+    expect(served, 'first come, first served once the hung check is given up').to.deep.equal(['mallory waits', 'alice', 'no requester']);
+    // Once answered, the requester's places are free again.
+    expect((await estimator.estimate('mallory later', [], 'user:1')).suggestions).to.deep.equal(['mallory later']);
   });
 
   it('gives up a check that takes too long (503) and serves the next ones from a fresh worker', async () => {
