@@ -1,7 +1,7 @@
 // The forward-auth endpoints for reverse proxies, on raw Node requests so the hot path
 // skips the Express chain: read the original request, check the session or API token
-// (from memory when warm), apply the access rules, answer 200 with Remote-* headers,
-// 401/302, or 403.
+// (from memory when warm), apply the access rules, answer 200 with all four Remote-* headers
+// (empty where there is no value), 401/302, or 403.
 //
 // Authentication levels: a session that completed the second factor is level 2 and passes
 // two_factor rules. A password-only session (level 1) is sent to the portal (401/302), whose
@@ -44,6 +44,9 @@ function headerValue(text: string): string {
   if (PRINTABLE_ASCII.test(text)) return text;
   return Buffer.from(text.replace(/[\p{Cc}]/gu, ''), 'utf8').toString('latin1');
 }
+
+/** A 200 without identity (bypass rules) still names every header a proxy copies. */
+const NO_IDENTITY: Readonly<Record<string, string>> = Object.freeze({ 'Remote-User': '', 'Remote-Groups': '', 'Remote-Name': '', 'Remote-Email': '' });
 
 /** The few fixed answer bodies, encoded once. */
 const bodies = new Map<string, Buffer>();
@@ -222,13 +225,18 @@ export function createForwardAuth(ctx: AppContext) {
       return refuse(res, kind, req, original, decision);
     }
     count(kind, 'allow', credential, ip, original.host);
-    const headers: Record<string, string> = {};
-    if (user && decision.policy !== 'bypass') {
-      headers['Remote-User'] = headerValue(user.username);
-      headers['Remote-Groups'] = headerValue(user.groups.join(','));
-      headers['Remote-Name'] = headerValue(user.displayName);
-      headers['Remote-Email'] = headerValue(user.email ?? '');
-    }
+    // Every 200 names all four headers, empty where there is no value (bypass: no identity),
+    // so a proxy copying them always overwrites what the client sent: Caddy 2.6 writes a
+    // literal placeholder for a missing one, 2.9–2.11.1 passes the client's (CVE-2026-30851).
+    const headers =
+      user && decision.policy !== 'bypass'
+        ? {
+            'Remote-User': headerValue(user.username),
+            'Remote-Groups': headerValue(user.groups.join(',')),
+            'Remote-Name': headerValue(user.displayName),
+            'Remote-Email': headerValue(user.email ?? ''),
+          }
+        : NO_IDENTITY;
     answer(res, 200, 'OK\n', headers);
   }
 

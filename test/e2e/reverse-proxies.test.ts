@@ -1,5 +1,5 @@
 // One login for every home service behind a real nginx (auth_request) and a real Caddy
-// (forward_auth), in real Chromium: blocked until signed in, the upstream receives
+// (forward_auth), both running the README's snippets (test/support/proxies.ts), in real Chromium: blocked until signed in, the upstream receives
 // Remote-User, sign-out blocks again, and a member is refused on the admins-only host.
 
 import { rmSync } from 'node:fs';
@@ -48,7 +48,7 @@ for (const [name, start] of Object.entries(proxies)) {
           },
         },
       });
-      proxy = await start(dir, tls, Number(new URL(app.url).port), upstream.port, port);
+      proxy = await start({ dir, tls, gatehouse: Number(new URL(app.url).port), upstream: upstream.port, port });
       await addUser(app.ctx, 'alice', { groups: ['admins'] });
       await addUser(app.ctx, 'bob', { groups: ['family'] });
       browser = await launchChromium([`--host-resolver-rules=MAP *.${DOMAIN} 127.0.0.1`]);
@@ -73,23 +73,23 @@ for (const [name, start] of Object.entries(proxies)) {
     }
 
     it('sends an anonymous visitor to the login page, then back to the service as that user', async () => {
-      await page.goto(at('app', '/photos?album=1'));
+      await page.goto(at('photos', '/photos?album=1'));
       const login = new URL(page.url());
       expect(login.host).to.equal(`auth.${DOMAIN}:${proxy.port}`);
       expect(login.pathname).to.equal('/login');
-      expect(login.searchParams.get('rd')).to.equal(at('app', '/photos?album=1'));
+      expect(login.searchParams.get('rd')).to.equal(at('photos', '/photos?album=1'));
       expect(upstream.seen.filter((s) => s.path === '/photos?album=1')).to.have.length(0);
 
       await signIn('alice');
-      await page.waitForURL(at('app', '/photos?album=1'));
+      await page.waitForURL(at('photos', '/photos?album=1'));
       expect(await page.textContent('#who')).to.equal('user=alice groups=admins');
       const cookies = await context.cookies();
       // The forward-auth cookie is shared with the cookie domain; the portal's stays on its host.
       expect(cookies.find((c) => c.name === '__Secure-gatehouse_forward')).to.deep.include({ domain: `.${DOMAIN}`, secure: true, httpOnly: true, sameSite: 'Lax' });
       expect(cookies.find((c) => c.name === '__Host-gatehouse')).to.deep.include({ domain: `auth.${DOMAIN}`, secure: true, httpOnly: true, sameSite: 'Lax' });
       // The proxy keeps gatehouse's cookie from the service; the service's own cookies pass.
-      await context.addCookies([{ name: 'app_pref', value: 'dark', domain: `app.${DOMAIN}`, path: '/', secure: true }]);
-      await page.goto(at('app', '/with-cookies'));
+      await context.addCookies([{ name: 'app_pref', value: 'dark', domain: `photos.${DOMAIN}`, path: '/', secure: true }]);
+      await page.goto(at('photos', '/with-cookies'));
       const seen = upstream.seen.filter((s) => s.path === '/with-cookies');
       expect(seen).to.have.length(1);
       expect(seen[0]?.cookie ?? '').to.not.include('gatehouse');
@@ -104,7 +104,7 @@ for (const [name, start] of Object.entries(proxies)) {
       await page.goto(at('auth'));
       await page.click('header button[type=submit]');
       await page.waitForURL(/\/login\?notice=signed_out$/);
-      await page.goto(at('app', '/photos'));
+      await page.goto(at('photos', '/photos'));
       expect(new URL(page.url()).pathname).to.equal('/login');
     });
 
@@ -114,18 +114,18 @@ for (const [name, start] of Object.entries(proxies)) {
       const [response] = await Promise.all([page.waitForResponse((r) => r.url() === at('admin', '/settings')), signIn('bob')]);
       expect(response.status()).to.equal(403);
       expect(upstream.seen.filter((s) => s.host?.startsWith('admin.') && s.user === 'bob')).to.have.length(0);
-      await page.goto(at('app'));
+      await page.goto(at('photos'));
       expect(await page.textContent('#who')).to.equal('user=bob groups=family');
     });
 
     it('ignores Remote-User sent by the client itself', async () => {
-      await page.goto(at('app'));
+      await page.goto(at('photos'));
       await signIn('bob');
-      await page.waitForURL(at('app'));
+      await page.waitForURL(at('photos'));
       const body = await page.evaluate(async (url) => {
         const res = await fetch(url, { headers: { 'Remote-User': 'alice', 'Remote-Groups': 'admins' } });
         return res.text();
-      }, at('app', '/forged'));
+      }, at('photos', '/forged'));
       expect(body).to.contain('user=bob groups=family');
     });
   });
