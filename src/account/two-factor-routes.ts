@@ -6,7 +6,7 @@
 
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { createSecondFactorPolicy } from '../auth/second-factor-policy.js';
+import { createSecondFactorPolicy, type SecondFactorPolicy } from '../auth/second-factor-policy.js';
 import { loginWithSecondFactor } from '../auth/second-factor-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
@@ -64,7 +64,7 @@ function enrollmentView(e: Enrollment): NonNullable<TwoFactorExtras['enrollment'
  * Why this user must enroll before anything else (the two_factor policy, for the page to say
  * so), or null when they have a factor or are here by choice.
  */
-function enrollmentReasons(policy: ReturnType<typeof createSecondFactorPolicy>, user: Express.User, ip: string, enabled: boolean) {
+function enrollmentReasons(policy: SecondFactorPolicy, user: Express.User, ip: string, enabled: boolean) {
   const reasons = enabled ? null : policy.reasons(user, ip);
   if (!reasons) return null;
   return { admins: reasons.groups.includes(ADMIN_GROUP), groups: reasons.groups.filter((g) => g !== ADMIN_GROUP), outsideNetworks: reasons.outsideNetworks, ip };
