@@ -6,6 +6,7 @@
 
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import { createSecondFactorPolicy, type SecondFactorPolicy } from '../auth/second-factor-policy.js';
 import { loginWithSecondFactor } from '../auth/second-factor-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
@@ -13,8 +14,9 @@ import { formText, parseForm } from '../http/form-fields.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import { AppError } from '../lib/errors.js';
-import { clientIp } from '../theft/client-ip.js';
+import { clientIp, isLoopbackHost } from '../theft/client-ip.js';
 import type { Enrollment } from '../twofactor/totp.js';
+import { ADMIN_GROUP } from '../users/groups.js';
 import { otherSessionCount } from './sessions.js';
 
 const confirmForm = z.object({ code: formText('The code', 32) });
@@ -58,10 +60,40 @@ function enrollmentView(e: Enrollment): NonNullable<TwoFactorExtras['enrollment'
   return { qrDataUri: `data:image/svg+xml;base64,${Buffer.from(e.qrSvg, 'utf8').toString('base64')}`, secretGroups: groupsOf(e.secret), expiresAt: e.expiresAt };
 }
 
+/**
+ * Why this user must enroll before anything else (the two_factor policy, for the page to say
+ * so), or null when they have a factor or are here by choice.
+ */
+function enrollmentReasons(policy: SecondFactorPolicy, user: Express.User, ip: string, enabled: boolean) {
+  const reasons = enabled ? null : policy.reasons(user, ip);
+  if (!reasons) return null;
+  return { admins: reasons.groups.includes(ADMIN_GROUP), groups: reasons.groups.filter((g) => g !== ADMIN_GROUP), outsideNetworks: reasons.outsideNetworks, ip };
+}
+
 export function twoFactorRoutes(ctx: AppContext, guards: Guards) {
+  const policy = createSecondFactorPolicy(ctx.config.two_factor);
+
   function render(req: Request, res: Response, status: number, extras: TwoFactorExtras = {}): void {
     const user = req.user as Express.User;
-    renderPage(res, 'account-two-factor.njk', { title: 'Two-factor sign-in', user, csrfToken: guards.csrfToken(req), status: ctx.twoFactor.status(user.id), ...extras }, status);
+    const factors = ctx.twoFactor.status(user.id);
+    const required = enrollmentReasons(policy, user, clientIp(req), factors.enabled);
+    // Until enrolled, My account and Admin only lead back here: the layout leaves them out.
+    if (res.locals.nav) res.locals.nav.enrolling = required !== null;
+    renderPage(
+      res,
+      'account-two-factor.njk',
+      {
+        title: required ? 'Set up a second factor' : 'Two-factor sign-in',
+        user,
+        csrfToken: guards.csrfToken(req),
+        status: factors,
+        required,
+        // WebAuthn works only in a secure context: HTTPS, or localhost on this machine.
+        passkeysPossible: req.secure || isLoopbackHost(req.hostname),
+        ...extras,
+      },
+      status,
+    );
   }
 
   /** The offer to sign out the other sessions, when there are any. */

@@ -2,7 +2,7 @@
 
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { safeRedirectTarget } from '../access/redirect.js';
+import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { clearSessionCookies } from '../http/session.js';
@@ -181,20 +181,43 @@ export function loginRoutes(ctx: AppContext, guards: Guards, passport: ReturnTyp
     }
   };
 
-  /** Without a signed-in session there is nothing to end: go to the login page. */
-  const skipIfSignedOut: RequestHandler = (req, res, next) => (req.user ? next() : res.redirect(303, '/login'));
+  /**
+   * Where a sign-out may return to (`rd`, from an app's sign-out link): an https URL on the
+   * cookie domain, checked as the login's rd is, or a path of the portal's own; else nothing.
+   */
+  const logoutTarget = (rd: unknown): string | null => {
+    const app = safeRedirectTarget(rd, cookieDomain);
+    if (app) return app.startsWith('https:') ? app : null;
+    return safeLocalPath(rd);
+  };
+  const bodyRd = (req: Request): unknown => (req.body as Record<string, unknown> | undefined)?.rd;
 
-  const logout: RequestHandler = (req, res, next) => signOut(ctx, req, res, next);
+  /**
+   * GET /logout[?rd=…], the link apps put behind their "Sign out": a page with one button
+   * (the POST below). A GET changes nothing, so a prefetch or an <img> signs nobody out.
+   * Signed out already: straight on to `rd` (or the login page).
+   */
+  const logoutPage: RequestHandler = (req, res) => {
+    const rd = logoutTarget(req.query.rd);
+    if (!req.user) return res.redirect(303, rd ?? '/login');
+    const user = req.user as Express.User;
+    renderPage(res, 'logout.njk', { title: 'Sign out', user, csrfToken: guards.csrfToken(req), rd, rdHost: rd && !rd.startsWith('/') ? new URL(rd).host : null });
+  };
 
-  return { page, csrf, submit, skipIfSignedOut, logout };
+  /** Without a signed-in session there is nothing to end: go on to `rd`, or the login page. */
+  const skipIfSignedOut: RequestHandler = (req, res, next) => (req.user ? next() : res.redirect(303, logoutTarget(bodyRd(req)) ?? '/login'));
+
+  const logout: RequestHandler = (req, res, next) => signOut(ctx, req, res, next, logoutTarget(bodyRd(req)) ?? undefined);
+
+  return { page, csrf, submit, logoutPage, skipIfSignedOut, logout };
 }
 
 /**
  * Signs the request's session out (the logout button, or ending "this device" from a list):
  * dead server-side first, so a request still running with it cannot save it back; then the
- * cookie is cleared and the browser goes to the login page.
+ * cookie is cleared and the browser goes to the login page (or `to`, a checked `rd`).
  */
-export function signOut(ctx: AppContext, req: Request, res: Response, next: (err?: unknown) => void): void {
+export function signOut(ctx: AppContext, req: Request, res: Response, next: (err?: unknown) => void, to = '/login?notice=signed_out'): void {
   const user = req.user as Express.User;
   const session = handleOf(hashSessionId(req.sessionID));
   ctx.sessions.revoke(req.sessionID, 'logout');
@@ -202,6 +225,6 @@ export function signOut(ctx: AppContext, req: Request, res: Response, next: (err
   req.session.destroy((err) => {
     if (err) return next(err);
     clearSessionCookies(ctx, req, res);
-    res.redirect(303, '/login?notice=signed_out');
+    res.redirect(303, to);
   });
 }

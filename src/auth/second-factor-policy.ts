@@ -10,9 +10,19 @@ import { passwordChangeRequired } from './password-policy.js';
 import { normalizeIp } from '../theft/client-ip.js';
 import type { AuthLevel } from '../sessions/types.js';
 
+/** Why a user must use a second factor: the groups rule (which of their groups), the networks rule. */
+export interface SecondFactorReasons {
+  /** The user's groups listed in two_factor.required_for_groups. */
+  groups: string[];
+  /** The client IP is outside two_factor.required_outside_networks. */
+  outsideNetworks: boolean;
+}
+
 export interface SecondFactorPolicy {
   /** Whether this user, asking from this client IP, must use a second factor. */
   required(user: { groups: readonly string[] }, ip: string): boolean;
+  /** The rules that make it required (to tell the user why), or null when none does. */
+  reasons(user: { groups: readonly string[] }, ip: string): SecondFactorReasons | null;
 }
 
 export function createSecondFactorPolicy(section: Config['two_factor']): SecondFactorPolicy {
@@ -37,6 +47,10 @@ export function createSecondFactorPolicy(section: Config['two_factor']): SecondF
   };
   return {
     required: (user, ip) => user.groups.some((g) => groups.has(g)) || outside(ip),
+    reasons: (user, ip) => {
+      const reasons = { groups: user.groups.filter((g) => groups.has(g)), outsideNetworks: outside(ip) };
+      return reasons.groups.length > 0 || reasons.outsideNetworks ? reasons : null;
+    },
   };
 }
 

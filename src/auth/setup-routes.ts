@@ -36,7 +36,10 @@ export function setupRoutes(ctx: AppContext, guards: Guards) {
 
   function showForm(req: Request, res: Response, status: number, values: { token: string; username?: string; displayName?: string; error?: string }): void {
     const lifetime = formatDuration(ctx.config.setup.token_lifetime);
-    renderPage(res, 'setup.njk', { title: 'Set up gatehouse', csrfToken: guards.csrfToken(req), lifetime, ...values }, status);
+    // Said before the account exists: what the two_factor policy will ask right after the first sign-in.
+    const { required_for_groups: groups, required_outside_networks: networks } = ctx.config.two_factor;
+    const secondFactor = { admins: groups.includes(ADMIN_GROUP), outsideNetworks: networks.length > 0 };
+    renderPage(res, 'setup.njk', { title: 'Set up gatehouse', csrfToken: guards.csrfToken(req), lifetime, secondFactor, ...values }, status);
   }
 
   const page: RequestHandler = (req, res) => {

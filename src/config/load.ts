@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { readOriginalUrl } from '../access/original-request.js';
 import { compileAccessControl } from '../access/rules.js';
 import { isLoopbackHost } from '../theft/client-ip.js';
-import { accessControlSection, configSchema, sessionProblems, sessionSection, throttleProblems, type Config } from './schema.js';
+import { accessControlSection, configSchema, portalService, sessionProblems, sessionSection, throttleProblems, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -62,6 +63,9 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   if (access) problems.push(...compileAccessControl(access).problems);
   const portal = result.success ? { success: true as const, data: result.data.portal_url } : configSchema.shape.portal_url.safeParse(top.portal_url);
   if (session && access && portal.success) problems.push(...portalProblems({ portal_url: portal.data, session, access_control: access }));
+  // Entry by entry, so one bad service does not hide another's URL problem.
+  const services = (top.portal as { services?: unknown } | undefined)?.services;
+  if (Array.isArray(services)) problems.push(...serviceProblems(services));
   if (!result.success || problems.length) throw new ConfigError(source, problems);
   const config = result.data;
   return { ...config, data_dir: resolve(config.data_dir) };
@@ -81,6 +85,30 @@ function portalProblems(config: Pick<Config, 'portal_url' | 'session' | 'access_
   if (domain && url.hostname !== domain && !url.hostname.endsWith(`.${domain}`)) {
     problems.push(`portal_url: its host ${url.hostname} must be ${domain} or a subdomain of it (session.cookie_domain), or the cookie cannot reach it`);
   }
+  return problems;
+}
+
+/**
+ * Each service's URL as the portal home will judge it: https (plain http only for
+ * localhost), no credentials (a link such as https://home.example@evil.example misleads),
+ * and a path the access rules accept (the home page asks them who may see it).
+ */
+function serviceProblems(services: unknown[]): string[] {
+  const problems: string[] = [];
+  services.forEach((raw, i) => {
+    const parsed = portalService.safeParse(raw);
+    if (!parsed.success) return; // reported by the schema
+    const service = parsed.data;
+    const key = `portal.services.${i}.url`;
+    const url = new URL(service.url);
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) problems.push(`${key}: must use https (plain http only for localhost)`);
+    if (url.username || url.password) {
+      problems.push(`${key}: must not carry a user name or password`);
+      return;
+    }
+    const judged = readOriginalUrl(service.url, 'GET');
+    if (!judged.ok) problems.push(`${key}: the access rules cannot judge this URL (${judged.message.replace('X-Original-URL', 'the URL')})`);
+  });
   return problems;
 }
 

@@ -129,6 +129,35 @@ export const accessControlSection = z
 
 export type AccessControlSection = z.output<typeof accessControlSection>;
 
+/** Text shown on a page: no control characters or bidi overrides (they could disguise what is shown). */
+const UNSAFE_TEXT = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/**
+ * A service on the portal home (portal.services). The URL's scheme, host and path are
+ * checked further in load.ts (https, or http on localhost; something the access rules can
+ * judge). The icon is text: the page's CSP loads no images from elsewhere.
+ */
+export const portalService = z.strictObject({
+  name: z
+    .string()
+    .max(64, { message: 'must be at most 64 characters' })
+    .refine((v) => v.trim().length > 0, { message: 'give the service a name (1-64 characters), e.g. "Photos"' })
+    .refine((v) => !UNSAFE_TEXT.test(v), { message: 'must not contain control characters' }),
+  url: z.url({ protocol: /^https?$/, error: 'must be an absolute https URL such as "https://photos.home.example/"' }).max(2048),
+  description: z
+    .string()
+    .max(200, { message: 'must be at most 200 characters' })
+    .refine((v) => !UNSAFE_TEXT.test(v), { message: 'must not contain control characters' })
+    .optional(),
+  icon: z
+    .string()
+    .refine((v) => v.length <= 32 && !/\s/u.test(v) && !UNSAFE_TEXT.test(v) && [...graphemes.segment(v)].length >= 1 && [...graphemes.segment(v)].length <= 4, {
+      message: 'must be an emoji or up to 4 characters of text, e.g. "📷" or "NAS" (no image URLs: the portal loads nothing from elsewhere)',
+    })
+    .optional(),
+});
+
 export const configSchema = z
   .strictObject({
     /**
@@ -139,6 +168,12 @@ export const configSchema = z
       .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as "https://auth.home.example"' })
       .optional(),
     access_control: accessControlSection,
+    /** The portal home page: the household's services, each listed for whom the access rules let in. */
+    portal: z
+      .strictObject({
+        services: z.array(portalService).max(200, { message: 'list at most 200 services' }).default([]),
+      })
+      .prefault({}),
     data_dir: z.string().min(1).default('./data'),
     server: z
       .strictObject({

@@ -199,7 +199,11 @@ export function createGuards(ctx: AppContext): Guards {
       const missing = missingSecondFactor(authLevel(req.session.auth), () => ctx.twoFactor.isEnabled(user.id));
       if (missing === 'none') return next();
       if (missing === 'step-up') return stepUp(req, res, next);
-      if (enrollmentPath(req.path)) return next();
+      if (enrollmentPath(req.path)) {
+        // The layout leaves out the links that would only lead back to enrollment.
+        if (res.locals.nav) res.locals.nav.enrolling = true;
+        return next();
+      }
       if (SAFE_METHODS.has(req.method)) return res.redirect(303, ENROLL_PATH);
       next(new AppError('second-factor-enrollment-required', 403, 'Set up two-factor sign-in before doing anything else.'));
     },

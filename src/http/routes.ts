@@ -94,6 +94,9 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'post', path: '/login/passkey/discover', session: true, chain: [g.requireSafeTransport, passkeySignIn.available, passkey.jsonBody, g.sameOrigin, passkeySignIn.csrf, passkeySignIn.signIn] },
     // The WebAuthn browser library (@simplewebauthn/browser's bundle, from node_modules).
     { method: 'get', path: '/vendor/simplewebauthn-browser.js', session: false, chain: [passkey.browserBundle] },
+    // GET: a page with one sign-out button, for apps' "Sign out" links (?rd= an app URL); changes nothing.
+    // Not the page chain: a user held at a new password or enrollment may still sign out.
+    { method: 'get', path: '/logout', session: true, chain: [login.logoutPage] },
     { method: 'post', path: '/logout', session: true, chain: [g.form, login.skipIfSignedOut, g.sameOrigin, g.requireCsrf, login.logout] },
 
     { method: 'get', path: '/setup', session: true, chain: [g.requireSafeTransport, setup.page] },
