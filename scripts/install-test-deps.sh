@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite drives for real: Chromium for the browser
-# tests, nginx and Caddy for the reverse-proxy tests, openssl for their test certificate,
+# Installs the Debian packages the test suite drives for real: Chromium (and an emoji font)
+# for the browser tests, nginx and Caddy for the reverse-proxy tests, openssl for their test certificate,
 # systemd and python3 for the service unit and install tests.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -10,6 +10,8 @@ need=()
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
 command -v caddy >/dev/null || need+=(caddy)
 command -v openssl >/dev/null || need+=(openssl)
+# An emoji font, so the screenshots show portal.services icons instead of empty boxes.
+[[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]] || need+=(fonts-noto-color-emoji)
 # systemd: systemd-analyze (unit checks), systemd-notify, -sysusers, -tmpfiles (install tests);
 # python3: the stand-in NOTIFY_SOCKET receiver in the readiness test.
 command -v systemd-analyze >/dev/null || need+=(systemd)
