@@ -10,7 +10,9 @@ import { createContext } from '../src/context.js';
 import { tempDir, testConfig } from '../test/support/harness.js';
 
 const require = createRequire(import.meta.url);
-// connect-sqlite3 is CommonJS without types: a factory taking express-session.
+// connect-sqlite3 is CommonJS without types: a factory taking express-session. It resolves
+// from bench/node_modules (bench/package.json, installed by `npm run bench`), express-session
+// from gatehouse's own node_modules.
 const connectSqlite3 = require('connect-sqlite3') as (s: typeof session) => new (options: { dir: string; db: string }) => Store;
 
 const SESSIONS = 2_000;

@@ -9,7 +9,8 @@ import session from 'express-session';
 import passport from 'passport';
 
 const require = createRequire(import.meta.url);
-// connect-sqlite3 is CommonJS: a factory taking express-session.
+// connect-sqlite3 is CommonJS: a factory taking express-session (from bench/node_modules;
+// bench/package.json).
 const connectSqlite3 = require('connect-sqlite3');
 
 const [portArg, dir, sid, secret] = process.argv.slice(2);

@@ -2,7 +2,6 @@
 // personal API tokens, "my data" and the deletion request, gathered for views/account.njk.
 
 import type { Request, Response } from 'express';
-import type { SessionEndReason } from '../audit/events.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
@@ -10,23 +9,8 @@ import { renderPage } from '../http/views.js';
 import type { TokenInfo } from '../tokens/api-tokens.js';
 import { isAdmin } from '../users/groups.js';
 import { rememberedDevices } from '../auth/remember-device-cookie.js';
+import { endedWhy } from './ended-why.js';
 import { mySessions } from './sessions.js';
-
-/** Why a session ended, in words a household member understands. */
-const END_REASONS: Record<SessionEndReason, string> = {
-  logout: 'Signed out',
-  expired: 'Expired',
-  'ip-mismatch': 'Ended for safety: used from another network',
-  revoked: 'Signed out from another device',
-  'password-changed': 'Password changed',
-  'user-disabled': 'Account disabled',
-  'user-deleted': 'Account deleted',
-  'session-limit': 'Too many sessions at once',
-  regenerated: 'Replaced at sign-in',
-  cleared: 'Ended by an administrator',
-  'second-factor-enrolled': 'Two-factor sign-in turned on',
-  'second-factor-reset': 'Second factors reset',
-};
 
 export const TOKEN_LIFETIME_DEFAULT_DAYS = 90;
 
@@ -65,7 +49,7 @@ export function renderAccount(ctx: AppContext, guards: Guards, req: Request, res
       rememberedDevices: rememberedDevices(ctx).list(user.id),
       live,
       others: live.filter((s) => !s.current).length,
-      ended: ended.map((s) => ({ ...s, reason: s.deleteReason ? END_REASONS[s.deleteReason] ?? s.deleteReason : 'Ended' })),
+      ended: ended.map((s) => ({ ...s, reason: endedWhy(s, user.username) })),
       tokens: ctx.tokens.list(user.id).map((t) => ({ ...t, state: tokenState(t, now) })),
       scopes: admin ? ['read', 'write', 'admin'] : ['read', 'write'],
       tokenForm: extras.tokenForm ?? { name: '', scope: 'read', expires_in_days: String(TOKEN_LIFETIME_DEFAULT_DAYS) },

@@ -108,7 +108,7 @@ export function accountRoutes(ctx: AppContext, guards: Guards) {
     try {
       const form = parseForm(tokenForm, body);
       if (form.scope === 'admin' && !isAdmin(user.groups)) throw forbidden('forbidden-scope', 'Only administrators can create tokens with the admin scope.');
-      created = ctx.tokens.create({ userId: user.id, username: user.username, name: form.name, scope: form.scope, lifetimeMs: form.expires_in_days * DAY, by: who(user) });
+      created = ctx.tokens.create({ userId: user.id, username: user.username, name: form.name, scope: form.scope, lifetimeMs: form.expires_in_days * DAY, by: who(user), ip: clientIp(req) });
     } catch (err) {
       if (err instanceof AppError && err.status < 500) return renderAccount(ctx, guards, req, res, { tokenError: err.publicMessage, tokenForm: keep }, err.status);
       throw err;

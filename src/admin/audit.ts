@@ -1,10 +1,12 @@
 // HTTP adapters for the audit log page: filters (event, user, IP, time range in UTC), keyset
-// paging 50 at a time, and the same filters exported as CSV.
+// paging 50 at a time, entries in words, and the same filters exported as CSV (codes kept).
 
 import { isIP } from 'node:net';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import type { AuditEntry } from '../audit/events.js';
 import type { AuditFilter } from '../audit/query.js';
+import { auditSentence, eventName } from '../audit/sentences.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
@@ -109,14 +111,15 @@ function toFilter(ctx: AppContext, q: RawQuery): { filter: AuditFilter; shown: S
   return { filter, shown, before };
 }
 
-/** Details in one short line: key=value pairs, long values cut. */
-export function compactDetails(details: Record<string, unknown>): string {
-  const parts = Object.entries(details).map(([k, v]) => {
-    const text = typeof v === 'string' ? v : JSON.stringify(v);
-    return `${k}=${text.length > 80 ? `${text.slice(0, 79)}…` : text}`;
+/**
+ * Entries as the pages show them: the user they are about (by id while the user exists, a
+ * deleted one as an anonymous number) and what happened as a sentence (src/audit/sentences.ts).
+ */
+export function describeEntries(ctx: AppContext, entries: AuditEntry[]): Array<AuditEntry & { who: string; sentence: string }> {
+  return entries.map((e) => {
+    const who = e.username ?? (e.userId !== null ? (ctx.users.findById(e.userId)?.username ?? `#${e.userId} (deleted)`) : '');
+    return { ...e, who, sentence: auditSentence(e, who) };
   });
-  const line = parts.join(', ');
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }
 
 function query(shown: ShownFilters, extra: Record<string, string> = {}): string {
@@ -128,8 +131,10 @@ function query(shown: ShownFilters, extra: Record<string, string> = {}): string 
 
 export function adminAuditRoutes(ctx: AppContext, guards: Guards) {
   function render(req: Request, res: Response, status: number, locals: Record<string, unknown>): void {
-    const events = ctx.auditLog.eventNames();
-    renderPage(res, 'admin-audit.njk', { ...frame(req, guards, 'audit', 'Audit log'), events, ...locals }, status);
+    const eventCodes = ctx.auditLog.eventNames();
+    // The filter lists events by name; the value sent is the code (as in the CSV and the API).
+    const events = eventCodes.map((code) => ({ code, name: eventName(code) })).sort((a, b) => a.name.localeCompare(b.name));
+    renderPage(res, 'admin-audit.njk', { ...frame(req, guards, 'audit', 'Audit log'), events, eventCodes, ...locals }, status);
   }
 
   function parse(req: Request): ReturnType<typeof toFilter> {
@@ -150,14 +155,11 @@ export function adminAuditRoutes(ctx: AppContext, guards: Guards) {
     const { filter, shown, before } = parsed;
     const result = ctx.auditLog.page(filter, { limit: AUDIT_PAGE_SIZE, ...(before !== undefined ? { before } : {}) });
     const shownTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-    const entries = result.entries.map((e) => ({
+    const entries = describeEntries(ctx, result.entries).map((e) => ({
       ...e,
       time: shownTime(e.at),
       // A coalesced row (repeated refusals from one address): how many, and until when.
       lastTime: shownTime(e.lastAt),
-      // Some events name the user by id only; deleted users stay an anonymous number.
-      who: e.username ?? (e.userId !== null ? (ctx.users.findById(e.userId)?.username ?? `#${e.userId} (deleted)`) : ''),
-      summary: compactDetails(e.details),
     }));
     render(req, res, 200, {
       entries,

@@ -1,22 +1,18 @@
-// The admin start page: counts, pending deletion requests, the latest audit events and
-// links to each admin area.
+// The admin start page: counts, pending deletion requests, the latest audit events (in
+// words) and links to each admin area.
 
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
-import { compactDetails } from './audit.js';
+import { describeEntries } from './audit.js';
 import { liveSessionCount } from './sessions.js';
 import { frame, userPath } from './shared.js';
 
 export function adminOverviewRoutes(ctx: AppContext, guards: Guards) {
   const page: RequestHandler = (req, res) => {
     const users = ctx.users.list();
-    const recent = ctx.auditLog.page({}, { limit: 10 }).entries.map((e) => ({
-      ...e,
-      who: e.username ?? (e.userId !== null ? `#${e.userId}` : ''),
-      summary: compactDetails(e.details),
-    }));
+    const recent = describeEntries(ctx, ctx.auditLog.page({}, { limit: 10 }).entries);
     renderPage(res, 'admin-overview.njk', {
       ...frame(req, guards, 'overview', 'Administration'),
       counts: {

@@ -131,6 +131,7 @@ export function meApi(ctx: AppContext, g: Guards) {
       scope: input.scope,
       lifetimeMs: input.expires_in_days * DAY,
       by: actor(req),
+      ip: clientIp(req),
     });
     res.status(201).json({ ...tokenJson(info, ctx.clock.now()), token });
   };

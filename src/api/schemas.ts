@@ -130,8 +130,21 @@ export const UserPage = z.strictObject({
   offset: z.number().int(),
   next_offset: z.number().int().nullable().meta({ description: 'The offset of the next page; null on the last page.' }),
 });
-export const DisabledUser = z.strictObject({ user: UserJson, sessions_revoked: z.number().int(), tokens_revoked: z.number().int() });
-export const EnabledUser = z.strictObject({ user: UserJson });
+/**
+ * Every admin operation on one user answers this shape: the user as it is now under `user`,
+ * and what the operation did beside it (the extensions below). Never the bare user.
+ */
+export const UserResult = z.strictObject({ user: UserJson });
+export const DisabledUser = UserResult.extend({ sessions_revoked: z.number().int(), tokens_revoked: z.number().int() });
+export const PasswordReset = UserResult.extend({ sessions_revoked: z.number().int() });
+export const SecondFactorsReset = UserResult.extend({
+  removed: z.strictObject({
+    totp: z.boolean().meta({ description: 'Whether an authenticator app (set up or being set up) was removed.' }),
+    passkeys: z.number().int(),
+    recovery_codes: z.number().int().meta({ description: 'Unused recovery codes removed.' }),
+  }),
+  sessions_revoked: z.number().int(),
+});
 
 export const TokenJson = z.strictObject({
   id: z.number().int(),

@@ -1,13 +1,19 @@
 // /api/v1/users…: household accounts for administrators over JSON — list (paged), create,
-// show, change, delete, reset password, disable, enable. The account domain enforces the
-// rules (password policy, last administrator); this file parses, calls and serializes.
+// show, change, delete, reset password, disable, enable, reset second factors, decline a
+// deletion request. The account and two-factor domains enforce the rules (password policy,
+// last administrator); this file parses, calls and serializes. Every operation on one user
+// answers `{ "user": …, …what it did }` (schemas.ts UserResult).
 
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../context.js';
 import { clientIp } from '../theft/client-ip.js';
+import { AppError } from '../lib/errors.js';
+import type { User } from '../users/repository.js';
 import { strengthRequester } from '../throttle/rate-limit.js';
 import { PasswordBody, UserCreateBody, userJson, UsernameParams, UserPatchBody, UsersQuery } from './schemas.js';
-import { actor, body, params, query } from './validate.js';
+import { actor, body, caller, params, query } from './validate.js';
+
+const userResult = (user: Readonly<User>) => ({ user: userJson(user) });
 
 const DEFAULT_LIMIT = 50;
 
@@ -30,12 +36,12 @@ export function usersApi(ctx: AppContext) {
       by: actor(req),
       requester: strengthRequester(ctx, req),
     });
-    res.status(201).location(`/api/v1/users/${encodeURIComponent(user.username)}`).json(userJson(user));
+    res.status(201).location(`/api/v1/users/${encodeURIComponent(user.username)}`).json(userResult(user));
   };
 
   const show: RequestHandler = (req, res) => {
     const { username } = params(UsernameParams, req);
-    res.json(userJson(ctx.accounts.require(username)));
+    res.json(userResult(ctx.accounts.require(username)));
   };
 
   const update: RequestHandler = (req, res) => {
@@ -46,7 +52,7 @@ export function usersApi(ctx: AppContext) {
       ...(input.email !== undefined ? { email: input.email } : {}),
       ...(input.groups !== undefined ? { groups: input.groups } : {}),
     };
-    res.json(userJson(ctx.accounts.update(username, changes, actor(req))));
+    res.json(userResult(ctx.accounts.update(username, changes, actor(req))));
   };
 
   const remove: RequestHandler = (req, res) => {
@@ -66,20 +72,46 @@ export function usersApi(ctx: AppContext) {
       hasSecondFactor: ctx.twoFactor.isEnabled(target.id),
       requester: strengthRequester(ctx, req),
     });
-    res.json({ sessions_revoked: result.sessionsRevoked });
+    res.json({ ...userResult(ctx.accounts.require(username)), sessions_revoked: result.sessionsRevoked });
   };
 
   const disable: RequestHandler = (req, res) => {
     const { username } = params(UsernameParams, req);
     const { user, sessionsRevoked, tokensRevoked } = ctx.accounts.disable(username, actor(req));
-    res.json({ user: userJson(ctx.accounts.require(user.username)), sessions_revoked: sessionsRevoked, tokens_revoked: tokensRevoked });
+    res.json({ ...userResult(ctx.accounts.require(user.username)), sessions_revoked: sessionsRevoked, tokens_revoked: tokensRevoked });
   };
 
   const enable: RequestHandler = (req, res) => {
     const { username } = params(UsernameParams, req);
     const user = ctx.accounts.enable(username, actor(req));
-    res.json({ user: userJson(ctx.accounts.require(user.username)) });
+    res.json(userResult(ctx.accounts.require(user.username)));
   };
 
-  return { list, create, show, update, remove, resetPassword, disable, enable };
+  /**
+   * A lost phone, as on the admin page: the authenticator app, passkeys and recovery codes
+   * go, the password stays, and every session of the user ends (an administrator resetting
+   * their own factors with the cookie keeps this session). Audited.
+   */
+  const resetTwoFactor: RequestHandler = (req, res) => {
+    const { username } = params(UsernameParams, req);
+    const target = ctx.accounts.require(username);
+    const self = target.id === caller(req).id && !req.apiToken;
+    const removed = ctx.twoFactor.reset(target, actor(req), clientIp(req), self ? { exceptSid: req.sessionID } : {});
+    res.json({
+      ...userResult(ctx.accounts.require(target.username)),
+      removed: { totp: removed.totp, passkeys: removed.passkeys, recovery_codes: removed.recoveryCodes },
+      sessions_revoked: removed.sessionsRevoked,
+    });
+  };
+
+  /** Declines a deletion request: the account stays as it is (409 when there is none). */
+  const declineDeletion: RequestHandler = (req, res) => {
+    const { username } = params(UsernameParams, req);
+    const target = ctx.accounts.require(username);
+    if (target.deletionRequestedAt === null) throw new AppError('no-deletion-request', 409, `${target.username} has not asked for their account to be deleted.`);
+    ctx.accounts.cancelDeletion(target.id, actor(req));
+    res.json(userResult(ctx.accounts.require(target.username)));
+  };
+
+  return { list, create, show, update, remove, resetPassword, disable, enable, resetTwoFactor, declineDeletion };
 }

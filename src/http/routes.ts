@@ -192,6 +192,9 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'put', path: '/api/v1/users/:username/password', session: true, chain: [...api.admin, api.recentAuth, apiUsers.resetPassword] },
     { method: 'post', path: '/api/v1/users/:username/disable', session: true, chain: [...api.admin, api.recentAuth, apiUsers.disable] },
     { method: 'post', path: '/api/v1/users/:username/enable', session: true, chain: [...api.admin, api.recentAuth, apiUsers.enable] },
+    { method: 'post', path: '/api/v1/users/:username/reset-two-factor', session: true, chain: [...api.admin, api.recentAuth, apiUsers.resetTwoFactor] },
+    // Declining keeps the account as it is: protective, no re-authentication, as on the page.
+    { method: 'delete', path: '/api/v1/users/:username/deletion-request', session: true, chain: [...api.admin, apiUsers.declineDeletion] },
     // Ending sessions and lifting bans are protective: no re-authentication, as on the pages.
     { method: 'get', path: '/api/v1/sessions', session: true, chain: [...api.admin, apiSessions.list] },
     { method: 'delete', path: '/api/v1/sessions/:handle', session: true, chain: [...api.admin, apiSessions.revoke] },

@@ -27,6 +27,8 @@ export interface SessionRow {
   absolute_expires_at: number;
   deleted_at: number | null;
   delete_reason: string | null;
+  /** JSON: why in detail (ip-mismatch addresses; `by`, who ended it on purpose). */
+  delete_detail?: string | null;
   auth_epoch: number | null;
   forward_hash: string | null;
 }
@@ -238,7 +240,7 @@ export class SqliteSessionStore extends session.Store {
         UPDATE sessions SET deleted_at = @now, delete_reason = @reason, delete_detail = @detail
         WHERE id_hash = @hash AND ${live} RETURNING id_hash, user_id`),
       softDeleteUser: db.prepare(`
-        UPDATE sessions SET deleted_at = @now, delete_reason = @reason
+        UPDATE sessions SET deleted_at = @now, delete_reason = @reason, delete_detail = CASE WHEN @by IS NULL THEN NULL ELSE json_object('by', @by) END
         WHERE user_id = @userId AND ${live} AND id_hash IS NOT @except RETURNING id_hash`),
       expireIdle: db.prepare(SWEEP_SQL.expireIdle),
       expireAbsolute: db.prepare(SWEEP_SQL.expireAbsolute),
@@ -407,7 +409,7 @@ export class SqliteSessionStore extends session.Store {
       this.db.transaction(() => {
         const epoch = this.sql.bumpEpoch.get({ userId }) as number;
         if (except !== null && this.sql.restamp.run({ epoch, hash: except, userId }).changes === 0) throw new SessionEndedError('predecessor-ended');
-        const ended = this.sql.softDeleteUser.all({ now: this.clock.now(), reason, userId, except }) as Array<{ id_hash: string }>;
+        const ended = this.sql.softDeleteUser.all({ now: this.clock.now(), reason, userId, except, by: options.by ?? null }) as Array<{ id_hash: string }>;
         for (const r of ended) this.audit.sessionRevoked({ userId, session: handleOf(r.id_hash), reason, by: options.by ?? 'system' });
         return ended;
       })(),
@@ -690,7 +692,9 @@ export class SqliteSessionStore extends session.Store {
     // row's timestamps end the session whether or not the mark survives.
     const end = () =>
       this.db.transaction(() => {
-        const ended = this.sql.softDelete.get({ hash, reason, now: this.clock.now(), detail: detail ? JSON.stringify(detail) : null }) as
+        // Who ended it is kept with the session: its owner's page says "an administrator" or "another of your devices".
+        const stored = by !== undefined ? { ...detail, by } : detail;
+        const ended = this.sql.softDelete.get({ hash, reason, now: this.clock.now(), detail: stored ? JSON.stringify(stored) : null }) as
           | { id_hash: string; user_id: number | null }
           | undefined;
         // Audit endings of signed-in sessions; anonymous pre-login sessions are not events, and
@@ -747,6 +751,18 @@ export class SqliteSessionStore extends session.Store {
       expiresAt: ends,
       deletedAt: unswept ? ends : row.deleted_at,
       deleteReason: unswept ? 'expired' : (row.delete_reason as SessionEndReason | null),
+      endedBy: unswept ? null : endedBy(row.delete_detail),
     };
+  }
+}
+
+/** The `by` recorded when a session was ended on purpose (null for older rows and expiry). */
+function endedBy(detail: string | null | undefined): string | null {
+  if (!detail) return null;
+  try {
+    const by = (JSON.parse(detail) as { by?: unknown }).by;
+    return typeof by === 'string' ? by : null;
+  } catch {
+    return null;
   }
 }

@@ -71,6 +71,8 @@ export interface SessionInfo {
   expiresAt: number;
   deletedAt: number | null;
   deleteReason: SessionEndReason | null;
+  /** Who ended it on purpose, as in the audit log (`user:…`, `admin:…`, `cli:…`); null when unknown. */
+  endedBy: string | null;
 }
 
 export const HANDLE_LENGTH = 12;

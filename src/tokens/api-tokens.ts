@@ -88,8 +88,11 @@ export class ApiTokens {
     changes.subscribe(() => this.cache.clear());
   }
 
-  /** Creates a token; the secret is returned here once and never stored. */
-  create(input: { userId: number; username: string; name: string; scope: TokenScope; lifetimeMs: number; by: string }): { token: string; info: TokenInfo } {
+  /**
+   * Creates a token; the secret is returned here once and never stored. `ip`: the address it
+   * was created from, for the audit entry (the HTTP callers always pass it).
+   */
+  create(input: { userId: number; username: string; name: string; scope: TokenScope; lifetimeMs: number; by: string; ip?: string | null }): { token: string; info: TokenInfo } {
     const name = input.name.trim();
     if (name.length < 1 || name.length > 64 || INVISIBLE.test(name)) {
       throw badRequest('invalid-token-name', 'Name the token with 1 to 64 characters, without control or invisible characters.');
@@ -111,7 +114,7 @@ export class ApiTokens {
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       )
       .get(input.userId, name, sha256Hex(token), token.slice(0, HINT_LENGTH), input.scope, now, now + input.lifetimeMs) as TokenRow;
-    this.audit.tokenCreated({ userId: input.userId, username: input.username, token: row.id, scope: row.scope, expiresAt: row.expires_at, by: input.by });
+    this.audit.tokenCreated({ userId: input.userId, username: input.username, ip: input.ip ?? null, token: row.id, scope: row.scope, expiresAt: row.expires_at, by: input.by });
     return { token, info: toInfo(row) };
   }
 

@@ -28,7 +28,7 @@ describe('API: administration', () => {
     const created = await root.post('/api/v1/users', { username: 'Carol', password: OTHER_PASSWORD, display_name: 'Carol K', email: 'carol@home.example', groups: ['family'] });
     expect(created.status).to.equal(201);
     expect(created.headers.get('location')).to.equal('/api/v1/users/carol');
-    expect(created.body).to.include({ username: 'carol', display_name: 'Carol K', email: 'carol@home.example' });
+    expect(created.body.user).to.include({ username: 'carol', display_name: 'Carol K', email: 'carol@home.example' });
     expect(app.ctx.audit.recent(1, 'user-created')[0]?.details).to.include({ by: 'api:root' });
 
     const dup = await root.post('/api/v1/users', { username: 'carol', password: OTHER_PASSWORD });
@@ -37,21 +37,22 @@ describe('API: administration', () => {
     const weak = await root.post('/api/v1/users', { username: 'dave', password: 'password' });
     expect(weak.status).to.equal(400);
 
-    expect((await root.get('/api/v1/users/carol')).body.groups).to.deep.equal(['family']);
+    expect((await root.get('/api/v1/users/carol')).body.user.groups).to.deep.equal(['family']);
     expect((await root.get('/api/v1/users/nobody')).status).to.equal(404);
 
     const patched = await root.patch('/api/v1/users/carol', { email: null, groups: ['family', 'media'] });
     expect(patched.status).to.equal(200);
-    expect(patched.body).to.include({ email: null, display_name: 'Carol K' });
-    expect(patched.body.groups).to.deep.equal(['family', 'media']);
+    expect(patched.body.user).to.include({ email: null, display_name: 'Carol K' });
+    expect(patched.body.user.groups).to.deep.equal(['family', 'media']);
     expect((await root.patch('/api/v1/users/carol', {})).status, 'an empty change').to.equal(400);
 
     const carol = await signedIn(doc, app.url, 'carol', OTHER_PASSWORD);
     const reset = await root.put('/api/v1/users/carol/password', { password: 'amber lanterns drift over harbours' });
     expect(reset.status).to.equal(200);
     expect(reset.body.sessions_revoked).to.equal(1);
+    expect(reset.body.user.must_change_password).to.equal(true);
     expect((await carol.get('/api/v1/me')).status).to.equal(401);
-    expect((await root.get('/api/v1/users/carol')).body.must_change_password).to.equal(true);
+    expect((await root.get('/api/v1/users/carol')).body.user.must_change_password).to.equal(true);
 
     const disabled = await root.post('/api/v1/users/carol/disable');
     expect(disabled.status).to.equal(200);
@@ -109,6 +110,7 @@ describe('API: administration', () => {
       await root.put('/api/v1/users/carol/password', { password: OTHER_PASSWORD }),
       await root.post('/api/v1/users/carol/disable'),
       await root.post('/api/v1/users/carol/enable'),
+      await root.post('/api/v1/users/carol/reset-two-factor'),
       await root.delete('/api/v1/users/carol'),
     ];
     for (const res of stale) {
