@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
-import { buildOnce, gatehouse } from '../../support/cli.js';
+import { buildOnce, gatehouse, initDataDir } from '../../support/cli.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, signedIn as apiSignedIn } from '../../support/openapi.js';
 import { signIn, submit } from '../admin/admin-support.js';
@@ -89,6 +89,7 @@ describe('the password rule, everywhere a password is set', () => {
     });
     beforeEach(() => {
       dir = tempDir();
+      initDataDir(dir);
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
