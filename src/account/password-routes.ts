@@ -24,6 +24,8 @@ import { passwordStrength } from './strength.js';
 const changeForm = z.object({
   current_password: formPassword('The current password'),
   new_password: formPassword('The new password'),
+  // Asked twice: one typo in a password nobody can see would lock its owner out.
+  new_password_confirm: formPassword('The new password again'),
   rd: z.string({ error: 'rd must be a single text value.' }).max(2048, { error: 'rd is too long.' }).optional(),
 });
 
@@ -77,6 +79,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     } catch (err) {
       return showForm(req, res, 400, { error: (err as AppError).publicMessage, rd });
     }
+    if (form.new_password !== form.new_password_confirm) return showForm(req, res, 400, { error: 'The two new passwords do not match. Type the same new password twice.', rd });
     // The policy first (its estimate runs in the worker): a refused new password costs no throttle attempt.
     // With a second factor on the account, 8 characters are enough (NIST SP 800-63B-4).
     const hasSecondFactor = ctx.twoFactor.isEnabled(user.id);

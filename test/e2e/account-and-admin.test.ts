@@ -85,6 +85,7 @@ describe('browser: account and admin pages (Chromium)', function () {
     await laptop.waitForURL(`${app.url}/account/password`);
     await laptop.fill('input[name=current_password]', GOOD_PASSWORD);
     await laptop.fill('input[name=new_password]', NEW_PASSWORD);
+    await laptop.fill('input[name=new_password_confirm]', NEW_PASSWORD);
     // The strength meter (public/password-meter.js) answers while typing.
     await laptop.locator('.strength meter').waitFor({ state: 'visible', timeout: 5000 });
     await shoot(laptop, 'account-password');

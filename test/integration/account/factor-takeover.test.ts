@@ -112,7 +112,7 @@ describe('second factors: a session that predates the factor cannot take it over
       [`/account/two-factor/passkeys/${passkey.id}/delete`, {}, '/account/two-factor'],
       [`/account/devices/${device.id}/revoke`, {}, '/account'],
       ['/account/tokens', { name: 'foothold', scope: 'write', expires_in_days: '366' }, '/account'],
-      ['/account/password', { current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD }, '/account/password'],
+      ['/account/password', { current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD }, '/account/password'],
     ];
     for (const [action, fields, page] of forms) {
       const res = await post(old, action, fields, page);

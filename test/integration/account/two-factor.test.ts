@@ -242,7 +242,7 @@ describe('account: password minimum with a second factor', () => {
 
   async function change(b: Browser, next: string): Promise<Reply> {
     const token = await b.csrf('/account/password');
-    return b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: next });
+    return b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: next, new_password_confirm: next });
   }
 
   async function strength(b: Browser, password: string): Promise<{ acceptable: boolean; problems: string[] }> {

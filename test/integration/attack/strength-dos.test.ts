@@ -65,7 +65,7 @@ describe('ATTACK: one signed-in user exhausts the password strength estimator (e
     const estimates = await estimatesDuring(async () => {
       for (let i = 0; i < attempts; i++) {
         // A weak new password with any current password: refused after the estimate.
-        statuses.push((await mallory.post('/account/password', { _csrf: token, current_password: 'not my password', new_password: `${'1'.repeat(14)}${i}x` })).status);
+        statuses.push((await mallory.post('/account/password', { _csrf: token, current_password: 'not my password', new_password: `${'1'.repeat(14)}${i}x`, new_password_confirm: `${'1'.repeat(14)}${i}x` })).status);
       }
     });
     expect(statuses.every((s) => s === 400), 'every attempt answered 400, none throttled').to.equal(true);
@@ -83,14 +83,14 @@ describe('ATTACK: one signed-in user exhausts the password strength estimator (e
     let full!: () => void;
     const queueFull = new Promise<void>((resolve) => (full = resolve));
     for (let i = 0; i < 45; i++) {
-      const attempt = mallory.post('/account/password', { _csrf: token, current_password: 'x', new_password: EXPENSIVE });
+      const attempt = mallory.post('/account/password', { _csrf: token, current_password: 'x', new_password: EXPENSIVE, new_password_confirm: EXPENSIVE });
       attempt.then((r) => r.status === 503 && full(), () => {});
       flood.push(attempt);
     }
     // The first 503 says the 32 places are taken (one check at a time, 50-150 ms each when
     // warm): alice changes her password now, during the burst.
     await queueFull;
-    const change = await alice.post('/account/password', { _csrf: aliceToken, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD });
+    const change = await alice.post('/account/password', { _csrf: aliceToken, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD });
     const results = await Promise.allSettled(flood);
     const busy = results.filter((r) => r.status === 'fulfilled' && r.value.status === 503).length;
     expect(busy, "some of mallory's own requests were refused as busy: the queue was full").to.be.greaterThan(0);

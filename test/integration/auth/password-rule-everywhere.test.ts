@@ -46,7 +46,7 @@ describe('the password rule, everywhere a password is set', () => {
 
     it('own account page: refuses "123456789012345"', async () => {
       const alice = await signIn(app, 'alice');
-      const res = await alice.post('/account/password', { _csrf: await alice.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: '123456789012345' });
+      const res = await alice.post('/account/password', { _csrf: await alice.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: '123456789012345', new_password_confirm: '123456789012345' });
       expect(res.status).to.equal(400);
       expect(res.text).to.contain(TOO_EASY);
       expect(await app.ctx.accounts.checkPassword(app.ctx.users.findByUsername('alice')!.id, GOOD_PASSWORD)).to.equal(true);
