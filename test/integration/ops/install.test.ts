@@ -342,9 +342,11 @@ describe('scripts/install.sh in a temporary root (DESTDIR)', function () {
     appendFileSync(config, '# the administrator was here\n');
     const dataDir = join(root, 'var/lib/gatehouse');
     const db = join(dataDir, 'gatehouse.db');
-    // A real database, made by the installed program and owned by the service account.
+    // A real database as the service's first start leaves it, used by the installed program
+    // (which creates none itself) and owned by the service account.
     const cli = (args: string[]) =>
       spawnSync(process.execPath, [join(root, 'opt/gatehouse/bin/gatehouse.js'), ...args], { env: cleanEnv({ GATEHOUSE_CONFIG: config, GATEHOUSE_DATA_DIR: dataDir }), encoding: 'utf8', cwd: dataDir });
+    initDataDir(dataDir);
     const made = cli(['setup-link']);
     expect(made.status, made.stderr).to.equal(0);
     for (const f of readdirSync(dataDir)) chownSync(join(dataDir, f), uid, gid);
