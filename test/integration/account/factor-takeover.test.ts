@@ -161,7 +161,8 @@ describe('second factors: a session that predates the factor cannot take it over
     await enrollApp(b);
     clock.advance(11 * 60_000);
     const res = await post(b, '/account/two-factor/recovery-codes');
-    expect(res.location).to.equal('/reauth?rd=%2Faccount%2Ftwo-factor');
+    expect(res.status).to.equal(403);
+    expect(res.text).to.contain('name="_reauth_password"');
   });
 
   it('after a later change of factors the page offers to sign out the other sessions', async () => {
