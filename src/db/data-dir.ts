@@ -8,9 +8,9 @@ import { OperatorError } from '../lib/errors.js';
 import { databasePath } from './connection.js';
 
 /**
- * What a command needs: `database` an existing gatehouse.db (every command but these),
- * `directory` an existing data dir (restore), `creatable` nothing that blocks creating it
- * (serve: the data dir, if it exists, is a directory).
+ * What a command needs: `database` an existing gatehouse.db (every command but serve,
+ * restore and config check), `directory` an existing data dir (restore), `creatable`
+ * nothing that blocks creating it (serve: the data dir, if it exists, is a directory).
  */
 export type DataDirNeed = 'database' | 'directory' | 'creatable';
 
