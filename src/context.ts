@@ -67,6 +67,8 @@ export interface ContextOptions {
   log?: Logger;
   /** Replace the session store (tests use a subclass to force request interleavings). */
   sessionStore?: (db: Db, clock: Clock, audit: AuditType, config: Config, changes: ExternalChanges) => SqliteSessionStore;
+  /** Open only an existing database, never create one (the CLI; only the server creates it). */
+  existingDatabase?: boolean;
 }
 
 export function createContext(config: Config, options: ContextOptions = {}): AppContext {
@@ -76,7 +78,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   if (problems.length) throw new Error(`invalid access_control: ${problems.join('; ')}`);
   const log = options.log ?? silentLogger();
   const secrets = loadOrCreateSecrets(config.data_dir);
-  const db = openDatabase(databasePath(config.data_dir));
+  const db = openDatabase(databasePath(config.data_dir), { mustExist: options.existingDatabase === true });
   try {
     migrate(db);
   } catch (err) {

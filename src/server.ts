@@ -3,10 +3,12 @@
 
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, dataDirSource, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createContext, type AppContext } from './context.js';
+import { checkDataDir } from './db/data-dir.js';
 import { createRequestListener } from './http/app.js';
+import { OperatorError } from './lib/errors.js';
 import { createLogger } from './lib/log.js';
 import { notifySystemd } from './lib/systemd.js';
 import { startAuditSweeper } from './audit/sweeper.js';
@@ -133,8 +135,10 @@ export async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    // A data dir that is a file: said with its path and origin, not as mkdir's EEXIST.
+    checkDataDir(config.data_dir, 'creatable', dataDirSource());
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof OperatorError) {
       process.stderr.write(`gatehouse: ${err.message}\n`);
       process.exit(2);
     }

@@ -24,6 +24,8 @@ import { passwordStrength } from './strength.js';
 const changeForm = z.object({
   current_password: formPassword('The current password'),
   new_password: formPassword('The new password'),
+  // Asked twice: one typo in a password nobody can see would lock its owner out.
+  new_password_confirm: formPassword('The new password again'),
   rd: z.string({ error: 'rd must be a single text value.' }).max(2048, { error: 'rd is too long.' }).optional(),
 });
 
@@ -77,6 +79,7 @@ export function passwordRoutes(ctx: AppContext, guards: Guards) {
     } catch (err) {
       return showForm(req, res, 400, { error: (err as AppError).publicMessage, rd });
     }
+    if (form.new_password !== form.new_password_confirm) return showForm(req, res, 400, { error: 'The two new passwords do not match. Type the same new password twice.', rd });
     /** A refusal the user can act on (4xx: wrong password, weak password, wait) goes back to the form. */
     const refused = (err: unknown): void => {
       if (!(err instanceof AppError) || err.status >= 500) throw err;

@@ -1,6 +1,7 @@
-// Re-authentication before dangerous admin actions: requireRecentAuth sends the browser
-// here when the last sign-in is over 10 minutes old; the password is confirmed (throttled
-// and audited like sign-in) and the browser goes back to the page it came from.
+// Re-authentication at /reauth: requireRecentAuth sends requests that are not page forms
+// here (passkey registration; page forms get the prompt in their own answer, see
+// reauth-inline.ts) when the last sign-in is over 10 minutes old; the password is confirmed
+// (throttled and audited like sign-in) and the browser goes back to the page it came from.
 
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';

@@ -3,8 +3,9 @@
 // or configuration error.
 
 import { Command, CommanderError } from 'commander';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, dataDirSource, loadConfig } from '../config/load.js';
 import { createContext, type AppContext } from '../context.js';
+import { checkDataDir, type DataDirNeed } from '../db/data-dir.js';
 import { AppError } from '../lib/errors.js';
 import { displayBase, setupLink, startServer } from '../server.js';
 import { validateGroups } from '../users/groups.js';
@@ -34,13 +35,21 @@ function program(io: Io): Command {
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
   const configFile = () => root.opts<{ config?: string }>().config;
-  const currentConfig = () => {
+  const loadOptions = () => {
     const file = configFile();
-    return loadConfig(file ? { file } : {});
+    return file ? { file } : {};
   };
-  const withContext = async <T>(work: (ctx: AppContext) => Promise<T> | T): Promise<T> => {
+  const currentConfig = () => loadConfig(loadOptions());
+  /** The config, once its data dir meets `need` (else exit 2 naming the path and how it was chosen). */
+  const configFor = (need: DataDirNeed) => {
     const config = currentConfig();
-    const ctx = createContext(config);
+    checkDataDir(config.data_dir, need, dataDirSource(loadOptions()));
+    return config;
+  };
+  // Every command but serve and restore works on the server's existing database: none
+  // creates one where a wrong directory or setting points.
+  const withContext = async <T>(work: (ctx: AppContext) => Promise<T> | T): Promise<T> => {
+    const ctx = createContext(configFor('database'), { existingDatabase: true });
     try {
       return await work(ctx);
     } finally {
@@ -53,8 +62,7 @@ function program(io: Io): Command {
     .command('serve')
     .description('run the server (same as npm start)')
     .action(async () => {
-      const file = root.opts<{ config?: string }>().config;
-      const running = await startServer(loadConfig(file ? { file } : {}));
+      const running = await startServer(configFor('creatable'));
       await new Promise<void>((resolve, reject) => {
         const stop = () => void running.stop().then(resolve, reject);
         process.once('SIGTERM', stop);
@@ -94,7 +102,7 @@ function program(io: Io): Command {
   user
     .command('add <name>')
     .description('create a user (asks for the password, or reads it with --password-stdin)')
-    .option('-g, --group <group...>', 'groups to join ("admins" makes an administrator)', [])
+    .option('-g, --group <group>', 'a group to join, repeatable ("admins" makes an administrator)', collect, [])
     .option('--display-name <name>', 'the name shown on pages')
     .option('--email <address>', 'email address')
     .option('--password-stdin', 'read the password from standard input')
@@ -132,7 +140,7 @@ function program(io: Io): Command {
         if (!users.length) return io.out('no users yet (see "gatehouse setup-link" or "gatehouse user add")');
         printTable(
           io.out,
-          ['USERNAME', 'NAME', 'GROUPS', 'STATUS', 'LAST LOGIN'],
+          ['USERNAME', 'NAME', 'GROUPS', 'STATUS', 'LAST LOGIN (UTC)'],
           users.map((u) => [u.username, u.displayName, u.groups.join(',') || '-', userStatus(u), formatTime(u.lastLoginAt)]),
         );
       }),
@@ -175,7 +183,7 @@ function program(io: Io): Command {
     .description("change a user's display name, email or groups")
     .option('--display-name <name>', 'the name shown on pages')
     .option('--email <address>', 'email address ("" removes it)')
-    .option('-g, --group <group...>', 'the complete new list of groups')
+    .option('-g, --group <group>', 'a group of the complete new list, repeatable (--group a --group b)', collect)
     .option('--no-groups', 'remove the user from every group')
     .action((name: string, opts: { displayName?: string; email?: string; group?: string[]; groups?: boolean }) =>
       withContext((ctx) => {
@@ -232,7 +240,7 @@ function program(io: Io): Command {
         if (!sessions.length) return io.out('no sessions');
         printTable(
           io.out,
-          ['ID', 'USER', 'IP', 'CREATED', 'LAST SEEN', 'ENDS', 'STATE'],
+          ['ID', 'USER', 'IP', 'CREATED (UTC)', 'LAST SEEN (UTC)', 'ENDS (UTC)', 'STATE'],
           sessions.map((s) => [
             s.handle,
             s.username ?? '-',
@@ -287,13 +295,14 @@ function program(io: Io): Command {
     .description('copy the database and the cookie key into one file (online: the server may keep running)')
     .option('-f, --force', 'replace the file if it exists')
     .action(async (file: string, opts: { force?: boolean }) => {
-      for (const line of await runBackup(currentConfig(), file, opts)) io.out(line);
+      for (const line of await runBackup(configFor('database'), file, opts)) io.out(line);
     });
   root
     .command('restore <file>')
     .description('replace the database with a backup (server stopped); the current one is kept as a .bak')
     .action((file: string) => {
-      for (const line of runRestore(currentConfig(), file)) io.out(line);
+      // The one command besides serve that may create the database: into an existing data dir.
+      for (const line of runRestore(configFor('directory'), file)) io.out(line);
     });
   root
     .command('db')
@@ -301,7 +310,7 @@ function program(io: Io): Command {
     .command('check [file]')
     .description('schema (only what the migrations create), integrity and foreign-key check of the database (or of a backup file); exit 1 on problems')
     .action((file: string | undefined) => {
-      for (const line of runDbCheck(currentConfig(), file)) io.out(line);
+      for (const line of runDbCheck(file === undefined ? configFor('database') : currentConfig(), file)) io.out(line);
     });
   root
     .command('config')
@@ -343,6 +352,14 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     io.err(`gatehouse: unexpected error: ${(err as Error).message ?? String(err)}`);
     return 1;
   }
+}
+
+/**
+ * A repeatable option's values in order (--group a --group b). Not a variadic option
+ * (<group...>): that would also take the arguments after it (user add --group family kim).
+ */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function userStatus(u: User): string {

@@ -2,7 +2,7 @@
 // then one validation pass that reports every problem with its key and a fix.
 
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { readOriginalUrl } from '../access/original-request.js';
@@ -47,6 +47,33 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) setPath(raw, key.split('.'), value);
   return validateConfig(raw, file ? `${source} + environment` : 'defaults + environment');
+}
+
+/**
+ * How `data_dir` was chosen, for messages about it: GATEHOUSE_DATA_DIR, `data_dir` in the
+ * config file, or the default; a relative value is resolved against the current directory.
+ * Call it after loadConfig succeeded (the file is then known to be readable YAML).
+ */
+export function dataDirSource(options: LoadOptions = {}): string {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.GATEHOUSE_CONFIG;
+  const fromFile = file ? readConfigFile(file).data_dir : undefined;
+  let value: unknown;
+  let how: string;
+  if (options.overrides && Object.hasOwn(options.overrides, 'data_dir')) {
+    value = options.overrides.data_dir;
+    how = `data_dir set by the caller (${String(value)})`;
+  } else if (env.GATEHOUSE_DATA_DIR !== undefined && env.GATEHOUSE_DATA_DIR !== '') {
+    value = env.GATEHOUSE_DATA_DIR;
+    how = `the environment: GATEHOUSE_DATA_DIR=${env.GATEHOUSE_DATA_DIR}`;
+  } else if (file && typeof fromFile === 'string') {
+    value = fromFile;
+    how = `the config file: data_dir: ${fromFile} in ${resolve(file)}`;
+  } else {
+    value = './data';
+    how = `the default ./data (${file ? `${resolve(file)} sets no data_dir` : 'no config file'}, no GATEHOUSE_DATA_DIR)`;
+  }
+  return typeof value === 'string' && !isAbsolute(value) ? `${how}, relative to the current directory ${process.cwd()}` : how;
 }
 
 export function validateConfig(raw: unknown, source = 'config'): Config {

@@ -19,9 +19,10 @@ export function secureDataDir(dir: string): void {
   if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
-export function openDatabase(file: string, options: { readonly?: boolean } = {}): Db {
+/** `mustExist`: open only an existing database file, never create one (the CLI). */
+export function openDatabase(file: string, options: { readonly?: boolean; mustExist?: boolean } = {}): Db {
   if (!options.readonly) secureDataDir(dirname(file));
-  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly === true || options.mustExist === true });
   if (!options.readonly) {
     for (const f of [file, `${file}-wal`, `${file}-shm`]) {
       if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../lib/errors.js';
 import { safeLocalPath } from '../access/redirect.js';
 import { missingForSensitiveChange } from '../auth/confirm.js';
+import { inlineReauth, isPageForm, takeReauthPassword } from '../auth/reauth-inline.js';
 import { passwordChangeRequired } from '../auth/password-policy.js';
 import { createSecondFactorPolicy, ENROLL_PATH, missingSecondFactor } from '../auth/second-factor-policy.js';
 import { authLevel } from '../sessions/types.js';
@@ -49,8 +50,9 @@ export interface Guards {
    * Dangerous actions and changes to how the account is protected (second factors, recovery
    * codes, API tokens): once the account has a second factor, a session that passed it (else
    * the second step first, /login/second-factor); and the last sign-in or password
-   * confirmation under 10 minutes old (else the password again, /reauth). Either way the
-   * browser comes back to the page. Under /api/: 403 second-factor-required or reauth-required.
+   * confirmation under 10 minutes old (else the password again: for a page form in the same
+   * answer, which then goes on with what was submitted; for other requests /reauth). Under
+   * /api/: 403 second-factor-required or reauth-required.
    */
   requireRecentAuth: RequestHandler;
   /**
@@ -147,12 +149,18 @@ export function createGuards(ctx: AppContext): Guards {
     return back ?? fallback ?? '/';
   };
 
+  /** A page form without a recent sign-in: the password asked within the same answer, then on with what was typed. */
+  const confirmInForm = inlineReauth(ctx, { csrfToken: (req) => csrf.generateToken(req), cancelTo: backTo });
+
   /** One rule (missingForSensitiveChange) for pages and the JSON API alike. */
   const sensitiveChange =
     (recent: boolean): RequestHandler =>
     (req, res, next) => {
       const missing = missingForSensitiveChange(ctx, req, { recent });
-      if (missing === 'none') return next();
+      if (missing === 'none') {
+        takeReauthPassword(req); // recent after all (another tab confirmed): the prompt's password is not the action's
+        return next();
+      }
       if (req.path.startsWith('/api/')) {
         return next(
           missing === 'second-factor'
@@ -160,6 +168,8 @@ export function createGuards(ctx: AppContext): Guards {
             : new AppError('reauth-required', 403, 'Confirm your password first (POST /api/v1/me/reauth), then try again.'),
         );
       }
+      // The prompt takes a password: only where passwords may be typed (as /reauth).
+      if (missing === 'recent-auth' && isPageForm(req)) return requireSafeTransport(req, res, () => void Promise.resolve(confirmInForm(req, res, next)).catch(next));
       const page = missing === 'second-factor' ? '/login/second-factor' : '/reauth';
       res.redirect(303, `${page}?rd=${encodeURIComponent(backTo(req))}`);
     };

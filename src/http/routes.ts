@@ -102,7 +102,7 @@ export function routeTable(ctx: AppContext, g: Guards, passport: ReturnType<type
     { method: 'get', path: '/setup', session: true, chain: [g.requireSafeTransport, setup.page] },
     { method: 'post', path: '/setup', session: true, chain: [g.requireSafeTransport, g.form, g.sameOrigin, g.requireCsrf, setup.submit] },
 
-    // Re-authentication before dangerous admin actions (g.requireRecentAuth sends people here).
+    // Re-authentication for requests that are not page forms (g.requireRecentAuth sends them here; page forms get the prompt in their answer).
     { method: 'get', path: '/reauth', session: true, chain: [g.requireSafeTransport, ...page, reauth.page] },
     { method: 'post', path: '/reauth', session: true, chain: [g.requireSafeTransport, ...page, ...form, reauth.submit] },
 

@@ -5,7 +5,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { buildOnce, gatehouse } from '../support/cli.js';
+import { buildOnce, gatehouse, initDataDir } from '../support/cli.js';
 import { tempDir } from '../support/harness.js';
 
 const CONFIG = `
@@ -35,6 +35,7 @@ describe('gatehouse access check (real command)', function () {
     const file = join(dir, 'gatehouse.yml');
     writeFileSync(file, CONFIG);
     env = { GATEHOUSE_CONFIG: file };
+    initDataDir(dir);
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -14,7 +14,7 @@ import { handleOf, hashSessionId } from '../../src/sessions/store.js';
 import type { SessionInfo } from '../../src/sessions/types.js';
 import type { User } from '../../src/users/repository.js';
 import { Browser } from '../support/browser.js';
-import { buildOnce, gatehouse as runCli, type CliResult } from '../support/cli.js';
+import { buildOnce, gatehouse as runCli, initDataDir, type CliResult } from '../support/cli.js';
 import { SoftAuthenticator } from '../support/webauthn.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../support/harness.js';
 import { codeAt } from '../unit/twofactor/support.js';
@@ -92,6 +92,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
   let dir: string;
   beforeEach(() => {
     dir = tempDir('gatehouse-cli-');
+    initDataDir(dir); // as the server's first start leaves it: the CLI never creates a database
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -153,7 +154,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
       expect(child.stderr, 'no EPIPE crash').not.to.match(/EPIPE|Unhandled/);
     });
 
-    it('says there are no users yet on a fresh data dir', async () => {
+    it('says there are no users yet on a fresh database', async () => {
       const res = await gatehouse(dir, ['user', 'list']);
       expect(res.code).to.equal(0);
       expect(res.stdout).to.include('no users yet');
@@ -165,7 +166,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
       const res = await gatehouse(dir, ['user', 'list']);
       expect(res.code).to.equal(0);
       const [header, ...rows] = res.stdout.trimEnd().split('\n') as [string, ...string[]];
-      expect(header.split(/\s+/)).to.deep.equal(['USERNAME', 'NAME', 'GROUPS', 'STATUS', 'LAST', 'LOGIN']);
+      expect(header.split(/\s+/)).to.deep.equal(['USERNAME', 'NAME', 'GROUPS', 'STATUS', 'LAST', 'LOGIN', '(UTC)']);
       expect(rows).to.have.length(2);
       const alice = rows.find((r) => r.startsWith('alice ')) as string;
       const bob = rows.find((r) => r.startsWith('bob ')) as string;
@@ -296,7 +297,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
     it('edit changes name, email and groups, and validates them', async () => {
       await addWithCli(dir, 'alice', GOOD_PASSWORD, ['admins']);
       await addWithCli(dir, 'bob');
-      const res = await gatehouse(dir, ['user', 'edit', 'bob', '--display-name', 'Bob B.', '--email', 'bob@home.example', '--group', 'family', 'media']);
+      const res = await gatehouse(dir, ['user', 'edit', 'bob', '--display-name', 'Bob B.', '--email', 'bob@home.example', '--group', 'family', '--group', 'media']);
       expect(res.code, res.stderr).to.equal(0);
       expect(res.stdout.trim()).to.equal('updated bob: name "Bob B.", email bob@home.example, groups family,media');
       const bad = await gatehouse(dir, ['user', 'edit', 'bob', '--group', 'no spaces']);
@@ -362,7 +363,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
       const res = await gatehouse(dir, ['session', 'list']);
       expect(res.code, res.stderr).to.equal(0);
       const [header, ...rows] = res.stdout.trimEnd().split('\n') as [string, ...string[]];
-      expect(header).to.match(/^ID\s+USER\s+IP\s+CREATED\s+LAST SEEN\s+ENDS\s+STATE$/);
+      expect(header).to.match(/^ID\s+USER\s+IP\s+CREATED \(UTC\)\s+LAST SEEN \(UTC\)\s+ENDS \(UTC\)\s+STATE$/);
       expect(rows.map((r) => r.split(/\s+/).slice(0, 3).join(' ')).sort()).to.deep.equal(
         [`${handle(sidA1)} alice 127.0.0.1`, `${handle(sidA2)} alice 127.0.0.1`, `${handle(sidB)} bob 127.0.0.1`].sort(),
       );

@@ -3,7 +3,9 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createContext } from '../../src/context.js';
 import { packageRoot } from '../../src/lib/paths.js';
+import { testConfig } from './harness.js';
 
 const BIN = join(packageRoot, 'bin', 'gatehouse.js');
 
@@ -19,20 +21,28 @@ export function buildOnce(): void {
 }
 
 /**
- * Runs `node bin/gatehouse.js ...args` with GATEHOUSE_DATA_DIR = dataDir; stdin gets `input`
- * (if any) and is closed. Rejects if the output contains any of `secrets`.
+ * A data dir with a migrated database, as the server's first start leaves it: the CLI works
+ * only on an existing database (it never creates one).
+ */
+export function initDataDir(dataDir: string, raw: Record<string, unknown> = {}): void {
+  createContext(testConfig(dataDir, raw)).close();
+}
+
+/**
+ * Runs `node bin/gatehouse.js ...args` with GATEHOUSE_DATA_DIR = dataDir (null: not set);
+ * stdin gets `input` (if any) and is closed. Rejects if the output contains any of `secrets`.
  */
 export function gatehouse(
-  dataDir: string,
+  dataDir: string | null,
   args: string[],
-  options: { input?: string; env?: Record<string, string>; secrets?: Iterable<string> } = {},
+  options: { input?: string; env?: Record<string, string>; secrets?: Iterable<string>; cwd?: string } = {},
 ): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = {};
   // The caller's own GATEHOUSE_* settings must not leak into the command under test.
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_')) env[k] = v;
-  Object.assign(env, { GATEHOUSE_DATA_DIR: dataDir }, options.env);
+  Object.assign(env, dataDir === null ? {} : { GATEHOUSE_DATA_DIR: dataDir }, options.env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: packageRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? packageRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

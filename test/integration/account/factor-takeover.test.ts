@@ -112,7 +112,7 @@ describe('second factors: a session that predates the factor cannot take it over
       [`/account/two-factor/passkeys/${passkey.id}/delete`, {}, '/account/two-factor'],
       [`/account/devices/${device.id}/revoke`, {}, '/account'],
       ['/account/tokens', { name: 'foothold', scope: 'write', expires_in_days: '366' }, '/account'],
-      ['/account/password', { current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD }, '/account/password'],
+      ['/account/password', { current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD }, '/account/password'],
     ];
     for (const [action, fields, page] of forms) {
       const res = await post(old, action, fields, page);
@@ -161,7 +161,8 @@ describe('second factors: a session that predates the factor cannot take it over
     await enrollApp(b);
     clock.advance(11 * 60_000);
     const res = await post(b, '/account/two-factor/recovery-codes');
-    expect(res.location).to.equal('/reauth?rd=%2Faccount%2Ftwo-factor');
+    expect(res.status).to.equal(403);
+    expect(res.text).to.contain('name="_reauth_password"');
   });
 
   it('after a later change of factors the page offers to sign out the other sessions', async () => {

@@ -37,7 +37,7 @@ describe('account forms: CSRF, cross-site and hostile input', () => {
   const forms = (): Array<[string, Record<string, string>]> => [
     ['/account/sessions/revoke-others', {}],
     [`/account/sessions/${phoneHandle}/revoke`, {}],
-    ['/account/password', { current_password: GOOD_PASSWORD, new_password: 'a completely new phrase' }],
+    ['/account/password', { current_password: GOOD_PASSWORD, new_password: 'a completely new phrase', new_password_confirm: 'a completely new phrase' }],
     ['/account/delete-request', { current_password: GOOD_PASSWORD }],
     ['/account/delete-request/cancel', {}],
     ['/account/tokens', { name: 'new one', scope: 'read', expires_in_days: '10' }],
@@ -94,10 +94,10 @@ describe('account forms: CSRF, cross-site and hostile input', () => {
       ['/account/tokens', `name=ok&scope=read&expires_in_days=${'9'.repeat(40)}`, /too long/],
       ['/account/password', `current_password=a&current_password=b&new_password=x`, /single text value/],
       ['/account/password', `current_password[]=a&new_password=x`, /current password is missing/],
-      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=${encodeURIComponent('nul inside \u0000 this phrase')}`, /NUL/],
-      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=${'p'.repeat(2000)}`, /at most 256 characters/],
-      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=${'é'.repeat(300)}`, /at most 256/],
-      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=fine+phrase+for+now&rd=%2Fa&rd=%2Fb`, /rd must be a single text value/],
+      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=${encodeURIComponent('nul inside \u0000 this phrase')}&new_password_confirm=${encodeURIComponent('nul inside \u0000 this phrase')}`, /NUL/],
+      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=${'p'.repeat(2000)}&new_password_confirm=${'p'.repeat(2000)}`, /at most 256 characters/],
+      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=${'é'.repeat(300)}&new_password_confirm=${'é'.repeat(300)}`, /at most 256/],
+      ['/account/password', `current_password=${encodeURIComponent(GOOD_PASSWORD)}&new_password=fine+phrase+for+now&new_password_confirm=fine+phrase+for+now&rd=%2Fa&rd=%2Fb`, /rd must be a single text value/],
       ['/account/delete-request', `current_password=a&current_password=b`, /single text value/],
     ];
     const before = state();

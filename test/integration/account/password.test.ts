@@ -12,7 +12,7 @@ const DAY = 86_400_000;
 
 async function change(b: Browser, current: string, next: string, extra: Record<string, string> = {}) {
   const token = await b.csrf('/account/password');
-  return b.post('/account/password', { _csrf: token, current_password: current, new_password: next, ...extra });
+  return b.post('/account/password', { _csrf: token, current_password: current, new_password: next, new_password_confirm: next, ...extra });
 }
 
 async function canSignIn(app: TestApp, username: string, password: string): Promise<boolean> {
@@ -38,6 +38,26 @@ describe('account: change password', () => {
     expect(page.text).to.match(/<input[^>]+name="new_password"[^>]+type="password"[^>]+autocomplete="new-password"[^>]*data-strength-meter/);
     expect(page.text).to.contain('<script src="/password-meter.js" defer></script>');
     expect(page.text).not.to.match(/onpaste|<script>/i);
+  });
+
+  it('asks for the new password twice: different or missing confirmations are refused with 400 and change nothing', async () => {
+    const b = await signedIn(app, 'alice', GOOD_PASSWORD);
+    const page = await b.get('/account/password');
+    expect(page.text).to.match(/<label for="new_password_confirm">New password again<\/label>/);
+    expect(page.text).to.match(/<input[^>]+name="new_password_confirm"[^>]+type="password"[^>]+autocomplete="new-password"[^>]+required/);
+    const typo = await change(b, GOOD_PASSWORD, 'a brand new pass phrase', { new_password_confirm: 'a brand new pass phrsae' });
+    expect(typo.status).to.equal(400);
+    expect(typo.text).to.contain('The two new passwords do not match.');
+    expect(typo.text).not.to.contain('a brand new pass phr');
+    const token = await b.csrf('/account/password');
+    const missing = await b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: 'a brand new pass phrase' });
+    expect(missing.status).to.equal(400);
+    expect(missing.text).to.contain('The new password again is missing.');
+    expect(await canSignIn(app, 'alice', GOOD_PASSWORD)).to.equal(true);
+    expect(await canSignIn(app, 'alice', 'a brand new pass phrase')).to.equal(false);
+    // Refused before the current password is checked: no throttle attempt, no audit entry.
+    const events = app.ctx.audit.recent(10).map((e) => e.event);
+    expect(events.filter((e) => ['reauth-failed', 'reauth-succeeded', 'password-changed'].includes(e))).to.deep.equal([]);
   });
 
   it('refuses a wrong current password with 403 and changes nothing', async () => {

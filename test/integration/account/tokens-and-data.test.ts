@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Browser } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
+import { answerPrompt, promptForm } from '../../support/reauth-prompt.js';
 import { signedIn, startAccountApp } from './support.js';
 
 const TOKEN = /gth_[A-Za-z0-9_-]{43}/;
@@ -35,16 +36,16 @@ describe('account: personal API tokens', () => {
   });
   afterEach(() => app.close());
 
-  it('asks for the password again when the sign-in is over 10 minutes old (a stolen cookie cannot mint a token)', async () => {
+  it('asks for the password again when the sign-in is over 10 minutes old (a stolen cookie cannot mint a token), then creates the token as typed', async () => {
     await app.close();
     const clock = new FakeClock();
     app = await startAccountApp({}, { clock });
     await addUser(app.ctx, 'root', { groups: ['admins'] });
     const b = await signedIn(app, 'root', GOOD_PASSWORD);
     clock.advance(11 * 60_000);
-    const res = await createToken(b, { name: 'foothold', scope: 'admin', expires_in_days: '366' });
-    expect(res.status).to.equal(303);
-    expect(res.location).to.equal('/reauth?rd=%2Faccount');
+    const res = await createToken(b, { name: 'deliberate', scope: 'admin', expires_in_days: '30' });
+    expect(res.status).to.equal(403);
+    expect(promptForm(res)?.fields.slice(1)).to.deep.equal([['name', 'deliberate'], ['scope', 'admin'], ['expires_in_days', '30']]);
     expect(TOKEN.test(res.text)).to.equal(false);
     expect(app.ctx.db.prepare('SELECT count(*) FROM api_tokens').pluck().get()).to.equal(0);
     // Through the API with the same cookie: 403 reauth-required, nothing created.
@@ -56,14 +57,19 @@ describe('account: personal API tokens', () => {
     expect(api.status).to.equal(403);
     expect(JSON.parse(api.text).error.code).to.equal('reauth-required');
     expect(app.ctx.db.prepare('SELECT count(*) FROM api_tokens').pluck().get()).to.equal(0);
-    // Confirming the password lets it through.
-    const token = await b.csrf('/reauth?rd=%2Faccount');
+    // Confirming the password in the prompt creates the token that was asked for.
     const before = b.cookieHeader();
-    expect((await b.post('/reauth', { _csrf: token, rd: '/account', username: 'root', password: GOOD_PASSWORD })).location).to.equal('/account');
+    const created = await answerPrompt(b, res, GOOD_PASSWORD);
+    expect(created.status).to.equal(201);
+    expect(TOKEN.test(created.text)).to.equal(true);
+    const [row] = app.ctx.tokens.list(app.ctx.users.findByUsername('root')!.id);
+    expect(row).to.include({ name: 'deliberate', scope: 'admin' });
     // The confirmation renewed the session ID: the cookie from before is dead.
     expect(b.cookieHeader()).not.to.equal(before);
     expect((await b.get('/account', { cookie: before })).location).to.equal('/login');
-    expect((await createToken(b, { name: 'deliberate', scope: 'admin', expires_in_days: '30' })).status).to.equal(201);
+    // The page showing the token carries the new session's CSRF token (its sign-out form works).
+    expect((await b.post('/logout', { _csrf: /name="_csrf" value="([^"]+)"/.exec(created.text)?.[1] as string })).status).to.equal(303);
+    expect((await b.get('/account')).location).to.equal('/login');
   });
 
   it('shows a new token once (201, no-store, not a redirect) and never on the next page', async () => {

@@ -8,6 +8,7 @@ import { Browser, type Reply } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { codeAt, STEP, wrongCode } from '../../unit/twofactor/support.js';
+import { answerPrompt, promptForm } from '../../support/reauth-prompt.js';
 import { signedIn, startAccountApp } from './support.js';
 
 const RECOVERY_CODE = /<li><code>([0-9a-z]{5}-[0-9a-z]{5})<\/code><\/li>/g;
@@ -187,8 +188,8 @@ describe('account: two-factor sign-in', () => {
     const before = JSON.stringify(app.ctx.twoFactor.status(aliceId));
     for (const action of ['/account/two-factor/recovery-codes', '/account/two-factor/remove']) {
       const res = await post(b, action);
-      expect(res.status, action).to.equal(303);
-      expect(res.location, action).to.equal('/reauth?rd=%2Faccount%2Ftwo-factor');
+      expect(res.status, action).to.equal(403);
+      expect(promptForm(res)?.action, action).to.equal(action);
       expect(recoveryCodesOn(res)).to.have.length(0);
     }
     expect(JSON.stringify(app.ctx.twoFactor.status(aliceId))).to.equal(before);
@@ -199,12 +200,12 @@ describe('account: two-factor sign-in', () => {
     const bob = await signedIn(app, 'bob', GOOD_PASSWORD);
     clock.advance(11 * MINUTE);
     const begin = await post(bob, '/account/two-factor/totp');
-    expect(begin.status).to.equal(303);
+    expect(begin.status).to.equal(403);
     expect(begin.text).not.to.contain('data:image');
-    // After confirming the password it goes through.
-    const token = await bob.csrf('/reauth?rd=%2Faccount%2Ftwo-factor');
-    expect((await bob.post('/reauth', { _csrf: token, rd: '/account/two-factor', username: 'bob', password: GOOD_PASSWORD })).location).to.equal('/account/two-factor');
-    expect((await post(bob, '/account/two-factor/totp')).status).to.equal(200);
+    // Once the password is confirmed in the prompt, the set-up begins: no second click.
+    const begun = await answerPrompt(bob, begin, GOOD_PASSWORD);
+    expect(begun.status).to.equal(200);
+    expect(begun.text).to.contain('data:image');
   });
 
   it('refuses every change without a valid CSRF token (403) and changes nothing', async () => {
@@ -242,7 +243,7 @@ describe('account: password minimum with a second factor', () => {
 
   async function change(b: Browser, next: string): Promise<Reply> {
     const token = await b.csrf('/account/password');
-    return b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: next });
+    return b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: next, new_password_confirm: next });
   }
 
   async function strength(b: Browser, password: string): Promise<{ acceptable: boolean; problems: string[] }> {

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import type { User } from '../../../src/users/repository.js';
 import { Browser } from '../../support/browser.js';
+import { answerPrompt } from '../../support/reauth-prompt.js';
 import { codeAt } from '../../unit/twofactor/support.js';
 import { flashes, signIn, startAdminApp, submit, type AdminApp } from './admin-support.js';
 
@@ -86,21 +87,18 @@ describe('admin: reset a user\'s second factors', () => {
     expect(state()).to.equal(before);
   });
 
-  it('sends an administrator whose sign-in is over 10 minutes old to /reauth first; then it works', async () => {
+  it('asks an administrator whose sign-in is over 10 minutes old for the password first; then the reset goes on', async () => {
     const admin = await signIn(app, 'root');
     app.clock.advance(ELEVEN_MINUTES);
     const before = state();
     const res = await submit(admin, '/admin/users/alice', RESET);
-    expect(res.status).to.equal(303);
-    expect(res.location).to.equal('/reauth?rd=%2Fadmin%2Fusers%2Falice');
+    expect(res.status).to.equal(403);
     expect(state()).to.equal(before);
-    // Back from /reauth without a Referer, the action's address opened with GET is the user's page.
+    // The action's address opened with GET is the user's page.
     expect((await admin.get(RESET)).location).to.equal('/admin/users/alice');
-    const token = await admin.csrf('/reauth?rd=%2Fadmin%2Fusers%2Falice');
-    expect((await admin.post('/reauth', { _csrf: token, rd: '/admin/users/alice', username: 'root', password: 'correct horse battery staple' })).location).to.equal(
-      '/admin/users/alice',
-    );
-    expect((await submit(admin, '/admin/users/alice', RESET)).status).to.equal(303);
+    const done = await answerPrompt(admin, res, 'correct horse battery staple');
+    expect(done.status).to.equal(303);
+    expect(done.location).to.equal('/admin/users/alice');
     expect(app.ctx.twoFactor.isEnabled(alice.id)).to.equal(false);
   });
 

@@ -121,6 +121,18 @@ describe('admin: users', () => {
     expect((await fresh.get('/')).location).to.equal('/account/password');
   });
 
+  it('asks for the reset password twice: different or missing confirmations are 400 and change nothing', async () => {
+    const page = await admin.get('/admin/users/alice');
+    expect(page.text).to.match(/<input id="password_confirm" name="password_confirm" type="password" autocomplete="new-password" required/);
+    const before = snapshot(app);
+    const typo = await submit(admin, '/admin/users/alice', '/admin/users/alice/password', { password: OTHER_PASSWORD, password_confirm: `${OTHER_PASSWORD}s` });
+    expect(typo.status).to.equal(400);
+    expect(typo.text).to.contain('The two passwords do not match.');
+    const missing = await submit(admin, '/admin/users/alice', '/admin/users/alice/password', { password: OTHER_PASSWORD });
+    expect(missing.status).to.equal(400);
+    expect(snapshot(app)).to.equal(before);
+  });
+
   it('refuses a weak reset password with 400 and changes nothing', async () => {
     const before = snapshot(app);
     const res = await submit(admin, '/admin/users/alice', '/admin/users/alice/password', { password: 'password123', password_confirm: 'password123' });

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
-import { buildOnce, gatehouse } from '../../support/cli.js';
+import { buildOnce, gatehouse, initDataDir } from '../../support/cli.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, signedIn as apiSignedIn } from '../../support/openapi.js';
 import { signIn, submit } from '../admin/admin-support.js';
@@ -46,7 +46,7 @@ describe('the password rule, everywhere a password is set', () => {
 
     it('own account page: refuses "123456789012345"', async () => {
       const alice = await signIn(app, 'alice');
-      const res = await alice.post('/account/password', { _csrf: await alice.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: '123456789012345' });
+      const res = await alice.post('/account/password', { _csrf: await alice.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: '123456789012345', new_password_confirm: '123456789012345' });
       expect(res.status).to.equal(400);
       expect(res.text).to.contain(TOO_EASY);
       expect(await app.ctx.accounts.checkPassword(app.ctx.users.findByUsername('alice')!.id, GOOD_PASSWORD)).to.equal(true);
@@ -89,6 +89,7 @@ describe('the password rule, everywhere a password is set', () => {
     });
     beforeEach(() => {
       dir = tempDir();
+      initDataDir(dir);
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

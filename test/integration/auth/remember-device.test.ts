@@ -122,7 +122,7 @@ describe('sign-in: remember this device', () => {
       const b = new Browser(w.app.url);
       await signIn(w, b, 'alice', secret, true);
       const token = await b.csrf('/account/password');
-      const res = await b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: `${GOOD_PASSWORD} again` });
+      const res = await b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: `${GOOD_PASSWORD} again`, new_password_confirm: `${GOOD_PASSWORD} again` });
       expect(res.status).to.equal(303);
       await b.logout();
       const again = await b.login('alice', `${GOOD_PASSWORD} again`);

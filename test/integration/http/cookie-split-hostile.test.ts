@@ -44,7 +44,7 @@ describe('the forward-auth cookie at the portal, and cookie name confusion (host
     expect(login.status).to.equal(200);
     const token = /name="_csrf" value="([^"]+)"/.exec(login.text)?.[1] as string;
     for (const path of ['/logout', '/account/sessions/revoke-others', '/reauth', '/account/password', '/admin/users/zoe/disable']) {
-      const res = await up.post(path, { _csrf: token, password: GOOD_PASSWORD, current_password: GOOD_PASSWORD, new_password: 'violet submarine orbits quietly' });
+      const res = await up.post(path, { _csrf: token, password: GOOD_PASSWORD, current_password: GOOD_PASSWORD, new_password: 'violet submarine orbits quietly', new_password_confirm: 'violet submarine orbits quietly' });
       expect(res.status, path).to.be.oneOf([303, 401, 403]);
       if (res.status === 303) expect(res.location, path).to.equal('/login');
     }

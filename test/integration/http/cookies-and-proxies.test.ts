@@ -101,7 +101,7 @@ describe('cookies and proxies', () => {
     expect((await lan.get('/account')).status, 'pages without a password field stay reachable').to.equal(200);
     for (const path of ['/account/password', '/reauth']) expect((await lan.get(path)).status, path).to.equal(403);
     const forms: Array<[string, Record<string, string>]> = [
-      ['/account/password', { current_password: GOOD_PASSWORD, new_password: 'seven quiet lanterns glow' }],
+      ['/account/password', { current_password: GOOD_PASSWORD, new_password: 'seven quiet lanterns glow', new_password_confirm: 'seven quiet lanterns glow' }],
       ['/account/delete-request', { password: GOOD_PASSWORD }],
       ['/reauth', { password: GOOD_PASSWORD, rd: '/admin' }],
       ['/admin/users', { username: 'eve', password: 'seven quiet lanterns glow', password_confirm: 'seven quiet lanterns glow' }],

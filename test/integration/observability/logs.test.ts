@@ -118,7 +118,7 @@ describe('logs', () => {
       const forwardBefore = b.cookies.get('__Secure-gatehouse_forward') as string;
       const fresh = 'an entirely fresh passphrase for alice';
       const token = await b.csrf('/account/password');
-      const changed = await b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: fresh });
+      const changed = await b.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: fresh, new_password_confirm: fresh });
       expect(changed.status).to.equal(303);
       const cookie = b.cookies.get('__Host-gatehouse') as string;
       const forwardCookie = b.cookies.get('__Secure-gatehouse_forward') as string;

@@ -9,7 +9,7 @@ import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, lstatSy
 import { join, relative } from 'node:path';
 import { loadConfig } from '../../../src/config/load.js';
 import { packageRoot } from '../../../src/lib/paths.js';
-import { buildOnce } from '../../support/cli.js';
+import { buildOnce, initDataDir } from '../../support/cli.js';
 import { tempDir } from '../../support/harness.js';
 import { freePort } from '../../support/proxies.js';
 
@@ -217,13 +217,23 @@ describe('scripts/install.sh in a temporary root (DESTDIR)', function () {
         .replace(/^data=.*$/m, `data=${data}`);
       writeFileSync(wrapper, replaced, { mode: 0o755 });
 
+      // Before the service's first start there is no database, and the command creates none.
+      const beforeStart = spawnSync(wrapper, ['user', 'list', '--json'], { env: cleanEnv(), encoding: 'utf8', cwd: work });
+      expect(beforeStart.status, beforeStart.stderr).to.equal(2);
+      expect(beforeStart.stderr).to.include(`no gatehouse database at ${join(data, 'gatehouse.db')}`);
+      expect(beforeStart.stderr).to.include(`GATEHOUSE_DATA_DIR=${data}`);
+      expect(readdirSync(data)).to.deep.equal([]);
+
+      // The database as the service's first start leaves it, owned by the service account.
+      initDataDir(data);
+      for (const f of readdirSync(data)) chownSync(join(data, f), NOBODY, NOBODY);
       const asRoot = spawnSync(wrapper, ['user', 'list', '--json'], { env: cleanEnv(), encoding: 'utf8', cwd: work });
       expect(asRoot.status, asRoot.stderr).to.equal(0);
       expect(JSON.parse(asRoot.stdout)).to.deep.equal([]);
-      // The database the command created belongs to the service account, not to root.
-      const created = readdirSync(data).filter((f) => f.startsWith('gatehouse.db'));
-      expect(created).to.include('gatehouse.db');
-      for (const f of created) expect(lstatSync(join(data, f)), f).to.include({ uid: NOBODY, gid: NOBODY });
+      // What the command writes belongs to the service account, not to root.
+      const backup = spawnSync(wrapper, ['backup', join(data, 'backup.db')], { env: cleanEnv(), encoding: 'utf8', cwd: work });
+      expect(backup.status, backup.stderr).to.equal(0);
+      for (const f of readdirSync(data)) expect(lstatSync(join(data, f)), f).to.include({ uid: NOBODY, gid: NOBODY });
 
       const asService = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', wrapper, 'user', 'list', '--json'], { env: cleanEnv(), encoding: 'utf8', cwd: work });
       expect(asService.status, asService.stderr).to.equal(0);
@@ -332,9 +342,11 @@ describe('scripts/install.sh in a temporary root (DESTDIR)', function () {
     appendFileSync(config, '# the administrator was here\n');
     const dataDir = join(root, 'var/lib/gatehouse');
     const db = join(dataDir, 'gatehouse.db');
-    // A real database, made by the installed program and owned by the service account.
+    // A real database as the service's first start leaves it, used by the installed program
+    // (which creates none itself) and owned by the service account.
     const cli = (args: string[]) =>
       spawnSync(process.execPath, [join(root, 'opt/gatehouse/bin/gatehouse.js'), ...args], { env: cleanEnv({ GATEHOUSE_CONFIG: config, GATEHOUSE_DATA_DIR: dataDir }), encoding: 'utf8', cwd: dataDir });
+    initDataDir(dataDir);
     const made = cli(['setup-link']);
     expect(made.status, made.stderr).to.equal(0);
     for (const f of readdirSync(dataDir)) chownSync(join(dataDir, f), uid, gid);

@@ -69,11 +69,11 @@ describe('session succession: the checks it rests on (hostile review)', () => {
     clock.advance(11 * MINUTE); // the sign-in is no longer recent
     const token = await owner.csrf('/account');
     expect((await owner.post('/account/delete-request', { _csrf: token, current_password: GOOD_PASSWORD })).status).to.equal(303);
-    // The thief never typed the password. Expected: sent to /reauth, no token minted.
+    // The thief never typed the password. Expected: asked for it, no token minted.
     const mint = await thief.post('/account/tokens', { _csrf: await thief.csrf('/account'), name: 'exfil', scope: 'write', expires_in_days: '366' });
     expect(ctx.tokens.list(ctx.users.findByUsername('alice')!.id), 'API tokens minted by the copy').to.have.length(0);
-    expect(mint.status).to.equal(303);
-    expect(mint.location ?? '').to.match(/^\/reauth/);
+    expect(mint.status).to.equal(403);
+    expect(mint.text).to.contain('name="_reauth_password"');
   });
 
   it("1b. the same through the API: POST /api/v1/me/deletion-request, then the copy's POST /api/v1/me/tokens", async () => {

@@ -105,7 +105,7 @@ describe('session succession under races (no successor for an ended session)', (
     const thief = steal(await signIn('stolen device'));
     const status = await reauthRace(thief, async () => {
       const token = await owner.csrf('/account/password');
-      expect((await owner.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD })).status).to.equal(303);
+      expect((await owner.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD })).status).to.equal(303);
     });
     expect(status).to.equal(401);
     expect(liveSessions(), 'only the owner’s renewed session').to.equal(1);
@@ -161,7 +161,7 @@ describe('session succession under races (no successor for an ended session)', (
     const thief = steal(owner);
     const status = await reauthRace(thief, async () => {
       const token = await owner.csrf('/account/password');
-      expect((await owner.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD })).status).to.equal(303);
+      expect((await owner.post('/account/password', { _csrf: token, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD })).status).to.equal(303);
     });
     expect(status).to.equal(401);
     await expectSignedOut(thief, 'thief');

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { createContext } from '../../../src/context.js';
 import type { Ban } from '../../../src/throttle/regulator.js';
 import { Browser } from '../../support/browser.js';
-import { buildOnce, gatehouse } from '../../support/cli.js';
+import { buildOnce, gatehouse, initDataDir } from '../../support/cli.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../../support/harness.js';
 
 
@@ -37,6 +37,7 @@ describe('gatehouse ban (real command in a child process)', function () {
   let app: TestApp | null = null;
   beforeEach(() => {
     dir = tempDir('gatehouse-ban-cli-');
+    initDataDir(dir);
   });
   afterEach(async () => {
     await app?.close({ remove: false });
