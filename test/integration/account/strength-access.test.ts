@@ -144,7 +144,7 @@ describe('password strength budget: shared by every path that estimates', () => 
     await addUser(app.ctx, 'bob');
     const browser = await signedIn(app, 'alice', GOOD_PASSWORD);
     await spendThroughMeter(browser);
-    const form = await browser.post('/account/password', { _csrf: await browser.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD });
+    const form = await browser.post('/account/password', { _csrf: await browser.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD });
     expect(form.status).to.equal(429);
     expect(form.text).to.match(/Too many password checks\. Wait \d+ seconds and try again\./);
     expect(Number(form.headers.get('retry-after'))).to.be.within(1, 60);
@@ -155,9 +155,9 @@ describe('password strength budget: shared by every path that estimates', () => 
     expect(await app.ctx.accounts.checkPassword(alice.id, GOOD_PASSWORD), 'the password is unchanged').to.equal(true);
     // Another user keeps their budget; alice gets hers back the next minute.
     const bob = await signedIn(app, 'bob', GOOD_PASSWORD);
-    expect((await bob.post('/account/password', { _csrf: await bob.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD })).status).to.equal(303);
+    expect((await bob.post('/account/password', { _csrf: await bob.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD })).status).to.equal(303);
     clock.advance(61_000);
-    expect((await browser.post('/account/password', { _csrf: await browser.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD })).status).to.equal(303);
+    expect((await browser.post('/account/password', { _csrf: await browser.csrf('/account/password'), current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD })).status).to.equal(303);
   });
 
   it("an administrator's user creation and password resets spend the administrator's budget", async () => {
@@ -215,7 +215,7 @@ describe('password strength estimator: one signed-in user cannot exhaust it', ()
     const estimates = await estimatesDuring(async () => {
       for (let i = 0; i < attempts; i++) {
         // A weak new password with any current password: refused after the estimate.
-        replies.push(await mallory.post('/account/password', { _csrf: token, current_password: 'not my password', new_password: `${'1'.repeat(14)}${i}x` }));
+        replies.push(await mallory.post('/account/password', { _csrf: token, current_password: 'not my password', new_password: `${'1'.repeat(14)}${i}x`, new_password_confirm: `${'1'.repeat(14)}${i}x` }));
       }
     });
     const statuses = replies.map((r) => r.status);
@@ -238,14 +238,14 @@ describe('password strength estimator: one signed-in user cannot exhaust it', ()
     let full!: () => void;
     const queueFull = new Promise<void>((resolve) => (full = resolve));
     for (let i = 0; i < 45; i++) {
-      const attempt = mallory.post('/account/password', { _csrf: token, current_password: 'x', new_password: EXPENSIVE });
+      const attempt = mallory.post('/account/password', { _csrf: token, current_password: 'x', new_password: EXPENSIVE, new_password_confirm: EXPENSIVE });
       attempt.then((r) => r.status === 503 && full(), () => {});
       flood.push(attempt);
     }
     // The first 503 says mallory's places in the queue are taken (one check at a time,
     // 50-150 ms each when warm): alice changes her password now, during the burst.
     await queueFull;
-    const change = await alice.post('/account/password', { _csrf: aliceToken, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD });
+    const change = await alice.post('/account/password', { _csrf: aliceToken, current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD, new_password_confirm: NEW_PASSWORD });
     const results = await Promise.allSettled(flood);
     const busy = results.filter((r) => r.status === 'fulfilled' && r.value.status === 503).length;
     expect(busy, "some of mallory's own requests were refused as busy").to.be.greaterThan(0);
