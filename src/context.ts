@@ -5,7 +5,7 @@ import { compileAccessControl, type AccessControl } from './access/rules.js';
 import type { Audit as AuditType } from './audit/events.js';
 import { Audit } from './audit/events.js';
 import { AuditLog } from './audit/query.js';
-import { PasswordHasher } from './auth/passwords.js';
+import { PasswordHasher } from './passwords/hasher.js';
 import { SetupTokens } from './auth/setup.js';
 import type { Config } from './config/schema.js';
 import { loadOrCreateSecrets, type Secrets } from './config/secrets.js';

@@ -13,8 +13,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import { passwordChangeRequired } from '../auth/password-policy.js';
-import { createSecondFactorPolicy } from '../auth/second-factor-policy.js';
+import { passwordChangeRequired } from '../passwords/policy.js';
+import { createSecondFactorPolicy } from '../twofactor/policy.js';
 import type { AppContext } from '../context.js';
 import { cookieNames } from '../http/session.js';
 import { FORWARD_AUTH_TIMING_SAMPLE, type ForwardAuthCredential, type ForwardAuthOutcome } from '../metrics/metrics.js';

@@ -2,7 +2,7 @@
 // personal API tokens, "my data" and the deletion request, gathered for views/account.njk.
 
 import type { Request, Response } from 'express';
-import { passwordChangeRequired } from '../auth/password-policy.js';
+import { passwordChangeRequired } from '../passwords/policy.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';

@@ -5,7 +5,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { safeLocalPath, safeRedirectTarget } from '../access/redirect.js';
 import { confirmPassword } from '../auth/confirm.js';
-import { MIN_LENGTH_SINGLE_FACTOR, MIN_LENGTH_WITH_SECOND_FACTOR, passwordChangeRequired } from '../auth/password-policy.js';
+import { MIN_LENGTH_SINGLE_FACTOR, MIN_LENGTH_WITH_SECOND_FACTOR, passwordChangeRequired } from '../passwords/policy.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';
 import { renewSessionId } from '../http/session.js';

@@ -1,10 +1,10 @@
 // Password strength for the meter on password forms: zxcvbn's score (0-4) and advice,
-// combined with the policy (src/auth/password-policy.ts), which alone decides whether a
+// combined with the policy (src/passwords/policy.ts), which alone decides whether a
 // password is acceptable. The estimate runs in the estimator's worker, not here.
 
-import { checkPasswordInput } from '../auth/passwords.js';
-import { estimateFor, guessProblems, quickProblems, type Requester } from '../auth/password-policy.js';
-import { sharedStrengthEstimator, type StrengthEstimator } from '../auth/strength-estimator.js';
+import { checkPasswordInput } from '../passwords/hasher.js';
+import { estimateFor, guessProblems, quickProblems, type Requester } from '../passwords/policy.js';
+import { sharedStrengthEstimator, type StrengthEstimator } from '../passwords/strength-estimator.js';
 
 export interface Strength {
   /** 0 (guessable in a few tries) to 4 (very unguessable), from zxcvbn. */

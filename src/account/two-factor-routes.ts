@@ -6,7 +6,7 @@
 
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { createSecondFactorPolicy, type SecondFactorPolicy } from '../auth/second-factor-policy.js';
+import { createSecondFactorPolicy, type SecondFactorPolicy } from '../twofactor/policy.js';
 import { loginWithSecondFactor } from '../auth/second-factor-routes.js';
 import type { AppContext } from '../context.js';
 import { addFlash } from '../http/flash.js';

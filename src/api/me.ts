@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { mySessions, revokeMyOtherSessions, revokeMySession } from '../account/sessions.js';
 import { exportPersonalData } from '../account/my-data.js';
 import { authIsRecent, confirmPassword, RECENT_AUTH_MS } from '../auth/confirm.js';
-import { passwordChangeRequired } from '../auth/password-policy.js';
+import { passwordChangeRequired } from '../passwords/policy.js';
 import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { AppError, notFound } from '../lib/errors.js';

@@ -18,7 +18,8 @@ import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { clientIp } from '../theft/client-ip.js';
 import { CHALLENGE_LIFETIME_MS, type RelyingParty, relyingPartyFor } from '../twofactor/passkeys.js';
-import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
+import { destinationAfterSignIn } from './after-sign-in.js';
+import { createSecondFactorPolicy } from '../twofactor/policy.js';
 import { loginWithSecondFactor } from './second-factor-routes.js';
 import { recordSignIn } from './sign-in-record.js';
 

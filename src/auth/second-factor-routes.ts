@@ -16,7 +16,8 @@ import { authLevel, type PendingSecondFactor, type RememberedMethod, type Second
 import { clientIp } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
 import { rememberDeviceMs, rememberThisDevice } from './remember-device-cookie.js';
-import { createSecondFactorPolicy, destinationAfterSignIn } from './second-factor-policy.js';
+import { destinationAfterSignIn } from './after-sign-in.js';
+import { createSecondFactorPolicy } from '../twofactor/policy.js';
 import { signIn } from './sign-in.js';
 import { recordSignIn } from './sign-in-record.js';
 

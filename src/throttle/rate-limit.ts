@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import type { Requester } from '../auth/password-policy.js';
+import type { Requester } from '../passwords/policy.js';
 import type { AppContext } from '../context.js';
 import { sendError } from '../http/errors.js';
 import { AppError } from '../lib/errors.js';

@@ -4,7 +4,7 @@
 // the API, an administrator creating a user or resetting a password.
 
 import type { Db } from '../db/connection.js';
-import type { Requester } from '../auth/password-policy.js';
+import type { Requester } from '../passwords/policy.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError } from '../lib/errors.js';
 import { SqliteRateLimitStore } from './rate-limit-store.js';

@@ -6,7 +6,7 @@
 // estimate itself stays off the event loop.
 
 import { expect } from 'chai';
-import { sharedStrengthEstimator } from '../../../src/auth/strength-estimator.js';
+import { sharedStrengthEstimator } from '../../../src/passwords/strength-estimator.js';
 import { STRENGTH_CHECKS_PER_MINUTE } from '../../../src/throttle/strength-budget.js';
 import { Browser, type Reply } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';

@@ -11,7 +11,7 @@
 //    no cookie.
 
 import { expect } from 'chai';
-import { PasswordHasher } from '../../../src/auth/passwords.js';
+import { PasswordHasher } from '../../../src/passwords/hasher.js';
 import type { AppContext } from '../../../src/context.js';
 import { Browser } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';

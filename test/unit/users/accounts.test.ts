@@ -3,7 +3,7 @@
 import { rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { createContext, type AppContext } from '../../../src/context.js';
-import { passwordChangeRequired } from '../../../src/auth/password-policy.js';
+import { passwordChangeRequired } from '../../../src/passwords/policy.js';
 import type { User } from '../../../src/users/repository.js';
 import { GOOD_PASSWORD, tempDir, testConfig } from '../../support/harness.js';
 

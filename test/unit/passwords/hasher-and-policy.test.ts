@@ -4,8 +4,8 @@
 
 import { hostname } from 'node:os';
 import { expect } from 'chai';
-import { MIN_LENGTH_SINGLE_FACTOR, passwordProblems } from '../../../src/auth/password-policy.js';
-import { checkPasswordInput, PasswordHasher, PASSWORD_MAX_BYTES, PASSWORD_MAX_CHARS } from '../../../src/auth/passwords.js';
+import { MIN_LENGTH_SINGLE_FACTOR, passwordProblems } from '../../../src/passwords/policy.js';
+import { checkPasswordInput, PasswordHasher, PASSWORD_MAX_BYTES, PASSWORD_MAX_CHARS } from '../../../src/passwords/hasher.js';
 
 /** Cheap argon2 parameters: tests only (SECURITY.md allows it). */
 const hasher = new PasswordHasher({ memoryKib: 1024, iterations: 1, parallelism: 1 });

@@ -8,8 +8,8 @@ import {
   MIN_GUESSES_SINGLE_FACTOR,
   MIN_GUESSES_WITH_SECOND_FACTOR,
   passwordProblems,
-} from '../../../src/auth/password-policy.js';
-import type { Estimate, StrengthEstimator } from '../../../src/auth/strength-estimator.js';
+} from '../../../src/passwords/policy.js';
+import type { Estimate, StrengthEstimator } from '../../../src/passwords/strength-estimator.js';
 import { AppError } from '../../../src/lib/errors.js';
 
 const alone = { username: 'alice' };

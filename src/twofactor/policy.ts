@@ -4,9 +4,6 @@
 
 import { BlockList, isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
-import type { AppContext } from '../context.js';
-import type { User } from '../users/repository.js';
-import { passwordChangeRequired } from './password-policy.js';
 import { normalizeIp } from '../theft/client-ip.js';
 import type { AuthLevel } from '../sessions/types.js';
 
@@ -62,19 +59,4 @@ export function createSecondFactorPolicy(section: Config['two_factor']): SecondF
 export function missingSecondFactor(level: AuthLevel, hasSecondFactor: () => boolean): 'none' | 'step-up' | 'enroll' {
   if (level === 2) return 'none';
   return hasSecondFactor() ? 'step-up' : 'enroll';
-}
-
-/** Where enrollment happens (src/account, the /account/two-factor pages). */
-export const ENROLL_PATH = '/account/two-factor';
-
-/**
- * Where a user goes once signed in: a new password first if one is due, then enrollment
- * if the policy requires a second factor they do not have, else on to `rd`.
- */
-export function destinationAfterSignIn(ctx: AppContext, policy: SecondFactorPolicy, user: User, ip: string, rd: string | null): string {
-  if (passwordChangeRequired(user, ctx.config.password.max_age, ctx.clock.now())) {
-    return rd ? `/account/password?rd=${encodeURIComponent(rd)}` : '/account/password';
-  }
-  if (policy.required(user, ip) && !ctx.twoFactor.isEnabled(user.id)) return ENROLL_PATH;
-  return rd ?? '/';
 }

@@ -4,8 +4,8 @@
 
 import { expect } from 'chai';
 import { AppError } from '../../../src/lib/errors.js';
-import { sharedStrengthEstimator, WorkerStrengthEstimator } from '../../../src/auth/strength-estimator.js';
-import { ANALYSED_CHARS, estimateStrength } from '../../../src/auth/zxcvbn.js';
+import { sharedStrengthEstimator, WorkerStrengthEstimator } from '../../../src/passwords/strength-estimator.js';
+import { ANALYSED_CHARS, estimateStrength } from '../../../src/passwords/zxcvbn.js';
 
 /**
  * A stand-in worker (plain JavaScript): answers an estimate that names the password and

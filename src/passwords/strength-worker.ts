@@ -1,5 +1,5 @@
-// The estimator's worker thread: answers each request from src/auth/strength-estimator.ts
-// with zxcvbn's estimate (src/auth/zxcvbn.ts), one at a time, away from the event loop.
+// The estimator's worker thread: answers each request from src/passwords/strength-estimator.ts
+// with zxcvbn's estimate (src/passwords/zxcvbn.ts), one at a time, away from the event loop.
 
 import { parentPort } from 'node:worker_threads';
 import { estimateStrength, warmUp, type Estimate } from './zxcvbn.js';

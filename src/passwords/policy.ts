@@ -5,7 +5,7 @@
 
 import { hostname } from 'node:os';
 import { dictionary } from '@zxcvbn-ts/language-common';
-import { PASSWORD_MAX_CHARS } from './passwords.js';
+import { PASSWORD_MAX_CHARS } from './hasher.js';
 import { sharedStrengthEstimator, type Estimate, type StrengthEstimator } from './strength-estimator.js';
 
 /** Minimum for a password used alone; 8 applies once an account has a second factor. */

@@ -1,6 +1,6 @@
 // The zxcvbn-ts estimator as gatehouse uses it: the bundled dictionaries, English feedback,
 // and a cap on the analysed length. It runs only in the estimator's worker thread
-// (src/auth/strength-worker.ts): one check costs tens of milliseconds of CPU.
+// (src/passwords/strength-worker.ts): one check costs tens of milliseconds of CPU.
 
 import { isMainThread } from 'node:worker_threads';
 import { ZxcvbnFactory, type TranslationKeys } from '@zxcvbn-ts/core';
@@ -88,7 +88,7 @@ let factory: ZxcvbnFactory | null = null;
  */
 function zxcvbn(): ZxcvbnFactory {
   // The event loop serves every request: zxcvbn must never run there (SECURITY.md, Input).
-  if (isMainThread) throw new Error('zxcvbn runs in the estimator worker only (src/auth/strength-estimator.ts)');
+  if (isMainThread) throw new Error('zxcvbn runs in the estimator worker only (src/passwords/strength-estimator.ts)');
   factory ??= new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs, translations: TRANSLATIONS, maxLength: ANALYSED_CHARS });
   return factory;
 }
