@@ -18,7 +18,7 @@ import { isAdmin } from '../users/groups.js';
 import { normalizeUsername } from '../users/username.js';
 import { clientIp } from '../theft/client-ip.js';
 import { formPassword, formText, parseForm } from '../http/form-fields.js';
-import { strengthRequester } from '../throttle/rate-limit.js';
+import { strengthRequester } from '../http/rate-limit.js';
 import { passwordStrength } from './strength.js';
 
 const changeForm = z.object({

@@ -12,7 +12,7 @@ import { AppError, badRequest, notFound } from '../lib/errors.js';
 import { deviceLabel } from '../sessions/device.js';
 import { hashSessionId, handleOf } from '../sessions/store.js';
 import { clientIp } from '../theft/client-ip.js';
-import { strengthRequester } from '../throttle/rate-limit.js';
+import { strengthRequester } from '../http/rate-limit.js';
 import { ADMIN_GROUP } from '../users/groups.js';
 import type { User } from '../users/repository.js';
 import { normalizeUsername } from '../users/username.js';

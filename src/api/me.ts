@@ -13,7 +13,7 @@ import type { Guards } from '../http/guards.js';
 import { AppError, notFound } from '../lib/errors.js';
 import { renewSessionId } from '../http/session.js';
 import { clientIp } from '../theft/client-ip.js';
-import { strengthRequester } from '../throttle/rate-limit.js';
+import { strengthRequester } from '../http/rate-limit.js';
 import { isAdmin } from '../users/groups.js';
 import {
   DeletionRequested,

@@ -9,7 +9,7 @@ import type { AppContext } from '../context.js';
 import { clientIp } from '../theft/client-ip.js';
 import { AppError } from '../lib/errors.js';
 import type { User } from '../users/repository.js';
-import { strengthRequester } from '../throttle/rate-limit.js';
+import { strengthRequester } from '../http/rate-limit.js';
 import { PasswordBody, UserCreateBody, userJson, UsernameParams, UserPatchBody, UsersQuery } from './schemas.js';
 import { actor, body, caller, params, query } from './validate.js';
 

@@ -8,7 +8,7 @@ import { renderPage } from '../http/views.js';
 import { formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import { clientIp } from '../theft/client-ip.js';
-import { strengthRequester } from '../throttle/rate-limit.js';
+import { strengthRequester } from '../http/rate-limit.js';
 import { ADMIN_GROUP } from '../users/groups.js';
 import type { SetupTokenState } from './setup.js';
 

@@ -7,12 +7,12 @@ import { createForwardAuth, FORWARD_AUTH_PATHS } from '../access/forward-auth.js
 import { createPassport } from '../auth/passport.js';
 import type { AppContext } from '../context.js';
 import { publicDir } from '../lib/paths.js';
-import { observeRequests } from '../metrics/http.js';
+import { observeRequests } from './observe-requests.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { AppError } from '../lib/errors.js';
 import { busy } from '../throttle/hash-gate.js';
 import { createGuards } from './guards.js';
-import { globalRateLimit } from '../throttle/rate-limit.js';
+import { globalRateLimit } from './rate-limit.js';
 import { routeTable } from './routes.js';
 import { sessionMiddleware, theftCheck } from './session.js';
 import { createViews } from './views.js';

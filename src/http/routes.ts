@@ -24,7 +24,7 @@ import { usersApi } from '../api/users.js';
 import { loginRoutes } from '../auth/login-routes.js';
 import { passkeySignInRoutes } from '../auth/passkey-sign-in.js';
 import { secondFactorRoutes } from '../auth/second-factor-routes.js';
-import { metricsRoute } from '../metrics/route.js';
+import { metricsRoute } from './metrics-route.js';
 import type { createPassport } from '../auth/passport.js';
 import { reauthRoutes } from '../auth/reauth-routes.js';
 import { setupRoutes } from '../auth/setup-routes.js';

@@ -5,7 +5,7 @@
 import type { RequestHandler } from 'express';
 import proxyaddr from 'proxy-addr';
 import type { AppContext } from '../context.js';
-import { notFoundHandler } from '../http/errors.js';
+import { notFoundHandler } from './errors.js';
 import { clientHiddenByProxy, clientIp } from '../theft/client-ip.js';
 
 export function metricsRoute(ctx: AppContext): RequestHandler {

@@ -8,9 +8,9 @@ import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Requester } from '../passwords/policy.js';
 import type { AppContext } from '../context.js';
-import { sendError } from '../http/errors.js';
+import { sendError } from './errors.js';
 import { AppError } from '../lib/errors.js';
-import { SqliteRateLimitStore } from './rate-limit-store.js';
+import { SqliteRateLimitStore } from '../throttle/rate-limit-store.js';
 
 const HEALTH_PATH = '/healthz';
 
