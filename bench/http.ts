@@ -12,7 +12,7 @@ import autocannon from 'autocannon';
 import { sign } from 'cookie-signature';
 import type { SessionData } from 'express-session';
 import { createContext, type AppContext } from '../src/context.js';
-import { cookieNames, forwardHashOf, forwardToken } from '../src/http/session.js';
+import { cookieNames, forwardHashOf, forwardToken } from '../src/sessions/cookie.js';
 import { lifetimesFor, sessionPolicy } from '../src/sessions/policy.js';
 import { hashSessionId } from '../src/sessions/store.js';
 import { addUser, tempDir, testConfig } from '../test/support/harness.js';
@@ -355,7 +355,7 @@ export async function prepareGatehouse(large: boolean): Promise<{ dataDir: strin
       seedSessions(ctx, [user.id, ...others], LARGE_DB.live, LARGE_DB.deleted);
     }
     // What the browser sends to a service on the cookie domain: the forward-auth cookie.
-    const cookie = `${cookieNames(ctx).forwardSecure}=${forward}`;
+    const cookie = `${cookieNames(ctx.config.session).forwardSecure}=${forward}`;
     const { token } = ctx.tokens.create({ userId: user.id, username: 'bench', name: 'bench', scope: 'read', lifetimeMs: 30 * 86_400_000, by: 'bench' });
     return { dataDir, cookie, token };
   } finally {

@@ -103,7 +103,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const accounts = new Accounts(db, users, hasher, sessions, audit, clock, auditLog, tokens);
   const setup = new SetupTokens(db, clock, config.setup.token_lifetime);
   let closed = false;
-  const guard = createSessionGuard({ config, sessions, audit, log, users });
+  const guard = createSessionGuard(config.session, { sessions, audit, log, users });
   const metrics = createMetrics(config, db, clock, sessions);
   return {
     guard,

@@ -13,21 +13,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/log.js';
+import { FORWARD_AUTH_TIMING_SAMPLE, type ForwardAuthCredential, type ForwardAuthKind, type ForwardAuthOutcome, type Metrics } from '../metrics/metrics.js';
 import { passwordChangeRequired } from '../passwords/policy.js';
-import { createSecondFactorPolicy } from '../twofactor/policy.js';
-import type { AppContext } from '../context.js';
-import { cookieNames } from '../http/session.js';
-import { FORWARD_AUTH_TIMING_SAMPLE, type ForwardAuthCredential, type ForwardAuthOutcome } from '../metrics/metrics.js';
-import { ForwardCookieReader, type ForwardCookie } from '../sessions/cookie.js';
-import type { LiveSession } from '../sessions/store.js';
+import { cookieNames, ForwardCookieReader, type ForwardCookie } from '../sessions/cookie.js';
+import type { LiveSession, SqliteSessionStore } from '../sessions/store.js';
 import type { AuthLevel } from '../sessions/types.js';
 import { createIpResolver } from '../theft/client-ip.js';
-import type { User } from '../users/repository.js';
+import type { SessionGuard } from '../theft/guard.js';
+import type { ApiTokens } from '../tokens/api-tokens.js';
+import { createSecondFactorPolicy } from '../twofactor/policy.js';
+import type { TwoFactor } from '../twofactor/two-factor.js';
+import type { User, UserRepository } from '../users/repository.js';
 import { createIpBuckets } from './ip-buckets.js';
 import { readForForward, readForVerify, type OriginalRequest } from './original-request.js';
-import type { Decision, Subject } from './rules.js';
-
-export type ForwardAuthKind = 'verify' | 'forward';
+import type { AccessControl, Decision, Subject } from './rules.js';
 
 export const FORWARD_AUTH_PATHS: Record<string, ForwardAuthKind> = { '/auth/verify': 'verify', '/auth/forward': 'forward' };
 
@@ -63,9 +65,23 @@ function answer(res: ServerResponse, status: number, body: string, headers: Reco
   res.end(res.req.method === 'HEAD' ? undefined : bytes);
 }
 
-export function createForwardAuth(ctx: AppContext) {
+/** What forward auth works with; the app context has all of it. */
+export interface ForwardAuthDeps {
+  config: Pick<Config, 'server' | 'session' | 'rate_limit' | 'portal_url' | 'two_factor' | 'password'>;
+  clock: Clock;
+  log: Logger;
+  metrics: Pick<Metrics, 'forwardAuth' | 'forwardAuthDuration'>;
+  sessions: Pick<SqliteSessionStore, 'lookupForward' | 'recordUseHash'>;
+  guard: SessionGuard;
+  users: Pick<UserRepository, 'findById'>;
+  tokens: Pick<ApiTokens, 'authenticate'>;
+  access: Pick<AccessControl, 'decide'>;
+  twoFactor: Pick<TwoFactor, 'isEnabled'>;
+}
+
+export function createForwardAuth(ctx: ForwardAuthDeps) {
   const ips = createIpResolver(ctx.config.server.trusted_proxies);
-  const names = cookieNames(ctx);
+  const names = cookieNames(ctx.config.session);
   // A generous per-client budget against a runaway client; in memory (see ip-buckets.ts).
   const buckets = createIpBuckets(ctx.clock, { max: ctx.config.rate_limit.forward_auth_max, windowMs: ctx.config.rate_limit.window });
   const cookies = new ForwardCookieReader(ctx.config.session.cache_size);

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import type { AuditEntry } from '../audit/events.js';
+import type { AuditEntry } from '../audit/query.js';
 import type { AuditFilter } from '../audit/query.js';
 import { auditSentence, eventName } from '../audit/sentences.js';
 import type { AppContext } from '../context.js';

@@ -5,7 +5,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
-import { cookieNames } from '../http/session.js';
+import { cookieNames } from '../sessions/cookie.js';
 import { TOKEN_PREFIX } from '../tokens/api-tokens.js';
 import * as S from './schemas.js';
 
@@ -403,7 +403,7 @@ export const openApiPath = (path: string): string => path.replace(/:(\w+)/g, '{$
 export function openApiDocument(ctx: AppContext): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const op of OPERATIONS) (paths[openApiPath(op.path)] ??= {})[op.method] = operationObject(op);
-  const names = cookieNames(ctx);
+  const names = cookieNames(ctx.config.session);
   return {
     openapi: '3.1.0',
     info: {

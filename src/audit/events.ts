@@ -18,8 +18,8 @@ import { isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
-import { ipKey } from '../throttle/regulator.js';
-import { AuditLog } from './query.js';
+import { ipKey } from '../theft/client-ip.js';
+import { AuditLog, type AuditEntry } from './query.js';
 
 /** The refusals an anonymous client can repeat at will: coalesced (see above). */
 export const COALESCED_EVENTS: ReadonlySet<string> = new Set(['login-failed', 'login-throttled', 'setup-rejected']);
@@ -48,21 +48,6 @@ interface Who {
   userId?: number | null;
   username?: string | null;
   ip?: string | null;
-}
-
-export interface AuditEntry {
-  id: number;
-  /** The (first) event's time. */
-  at: number;
-  event: string;
-  userId: number | null;
-  username: string | null;
-  ip: string | null;
-  details: Record<string, unknown>;
-  /** How many events this row stands for (more than 1 only for coalesced refusals). */
-  count: number;
-  /** The last of them (equal to `at` for a single event). */
-  lastAt: number;
 }
 
 /** An open coalescing window: the row repeats are added to. */

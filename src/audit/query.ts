@@ -4,7 +4,22 @@
 import { stringify } from 'csv-stringify/sync';
 import { inBatches, type BatchOptions } from '../db/batches.js';
 import type { Db } from '../db/connection.js';
-import type { AuditEntry } from './events.js';
+
+/** An audit log entry as read back. */
+export interface AuditEntry {
+  id: number;
+  /** The (first) event's time. */
+  at: number;
+  event: string;
+  userId: number | null;
+  username: string | null;
+  ip: string | null;
+  details: Record<string, unknown>;
+  /** How many events this row stands for (more than 1 only for coalesced refusals). */
+  count: number;
+  /** The last of them (equal to `at` for a single event). */
+  lastAt: number;
+}
 
 export interface AuditFilter {
   event?: string;

@@ -3,7 +3,7 @@
 // short name per event for the filter, and who acted (`by`) in words. The CSV export and
 // the API keep the stable codes and raw details; only the pages read these.
 
-import type { AuditEntry } from './events.js';
+import type { AuditEntry } from './query.js';
 
 type Details = Record<string, unknown>;
 

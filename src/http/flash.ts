@@ -2,13 +2,7 @@
 // "Password changed", security notices. Kept in the session, shown once.
 
 import type { Request } from 'express';
-
-export type FlashKind = 'notice' | 'warning' | 'error';
-
-export interface FlashMessage {
-  kind: FlashKind;
-  text: string;
-}
+import type { FlashKind, FlashMessage } from '../sessions/types.js';
 
 const MAX_MESSAGES = 10;
 

@@ -9,45 +9,15 @@
 // Every new signed-in session ID is issued here (issueSession), through the store's
 // succession rule.
 
-import { createHmac } from 'node:crypto';
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 import session, { type SessionData } from 'express-session';
 import type { AppContext } from '../context.js';
 import { sessionEnded } from '../lib/errors.js';
-import { sha256Hex } from '../lib/crypto.js';
+import { cookieNames, forwardHashOf, forwardToken } from '../sessions/cookie.js';
 import { hashSessionId, SessionEndedError } from '../sessions/store.js';
 import type { SessionAuth } from '../sessions/types.js';
 import { clientIp } from '../theft/client-ip.js';
 import type { User } from '../users/repository.js';
-
-export interface CookieNames {
-  /** The portal cookie over HTTPS (host-only). */
-  secure: string;
-  /** The portal cookie over plain HTTP. */
-  plain: string;
-  /** The forward-auth cookie over HTTPS and over plain HTTP. */
-  forwardSecure: string;
-  forwardPlain: string;
-}
-
-export function cookieNames(ctx: Pick<AppContext, 'config'>): CookieNames {
-  const { name, cookie_domain } = ctx.config.session;
-  return {
-    secure: `__Host-${name}`,
-    plain: name,
-    // A cookie with a Domain attribute cannot be __Host-: __Secure- is the documented exception.
-    forwardSecure: `${cookie_domain ? '__Secure-' : '__Host-'}${name}_forward`,
-    forwardPlain: `${name}_forward`,
-  };
-}
-
-/** The forward-auth cookie's value for a session ID: 256 bits, useless without the key. */
-export function forwardToken(cookieSecret: string, sid: string): string {
-  return createHmac('sha256', cookieSecret).update(`gatehouse forward-auth cookie\0${sid}`).digest('base64url');
-}
-
-/** How the forward-auth cookie is stored and looked up (never the value itself). */
-export const forwardHashOf = (token: string): string => sha256Hex(token);
 
 /**
  * express-session installs its own `generate` function on the store it is given, so two
@@ -73,7 +43,7 @@ class StoreView extends session.Store {
 }
 
 export function sessionMiddleware(ctx: AppContext): RequestHandler {
-  const names = cookieNames(ctx);
+  const names = cookieNames(ctx.config.session);
   const common = {
     secret: ctx.secrets.cookieSecret,
     // Nothing is written for a visitor until the session holds something (a CSRF token).
@@ -100,7 +70,7 @@ function forwardCookieOptions(ctx: AppContext, req: Request): CookieOptions {
 
 /** Clears both cookies of the request's session (sign-out). */
 export function clearSessionCookies(ctx: AppContext, req: Request, res: Response): void {
-  const names = cookieNames(ctx);
+  const names = cookieNames(ctx.config.session);
   res.clearCookie(req.secure ? names.secure : names.plain, { path: '/', httpOnly: true, secure: req.secure, sameSite: 'lax' });
   res.clearCookie(req.secure ? names.forwardSecure : names.forwardPlain, forwardCookieOptions(ctx, req));
 }
@@ -174,7 +144,7 @@ export function issueSession(ctx: AppContext, req: Request, res: Response, grant
     throw sessionEnded(err);
   }
   req.user = grant.user;
-  const names = cookieNames(ctx);
+  const names = cookieNames(ctx.config.session);
   const options = forwardCookieOptions(ctx, req);
   res.cookie(req.secure ? names.forwardSecure : names.forwardPlain, token, req.session.cookie.maxAge ? { ...options, maxAge: req.session.cookie.maxAge } : options);
 }

@@ -3,7 +3,6 @@
 
 import type { Statement } from 'better-sqlite3';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ForwardAuthKind } from '../access/forward-auth.js';
 import type { SessionEndReason } from '../audit/events.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/connection.js';
@@ -14,6 +13,8 @@ export type ForwardAuthOutcome = (typeof FORWARD_AUTH_OUTCOMES)[number];
 /** What the check was judged on; refusals before the credential is read count as `none`. */
 export const FORWARD_AUTH_CREDENTIALS = ['cookie', 'token', 'none'] as const;
 export type ForwardAuthCredential = (typeof FORWARD_AUTH_CREDENTIALS)[number];
+/** The forward-auth endpoints: /auth/verify and /auth/forward (src/access/forward-auth.ts). */
+export type ForwardAuthKind = 'verify' | 'forward';
 const FORWARD_AUTH_KINDS: readonly ForwardAuthKind[] = ['verify', 'forward'];
 
 export const LOGIN_OUTCOMES = ['succeeded', 'failed', 'throttled', 'busy'] as const;

@@ -1,7 +1,6 @@
 // What gatehouse keeps in a session, and the public view of a stored session.
 
 import type { SessionEndReason } from '../audit/events.js';
-import type { FlashMessage } from '../http/flash.js';
 
 /** Sign-in facts recorded in the session at login; the store copies them into columns. */
 export interface SessionAuth {
@@ -46,6 +45,14 @@ export interface PendingSecondFactor {
 
 /** The session's level; sessions from before levels existed are level 1. */
 export const authLevel = (auth: SessionAuth | undefined): AuthLevel => (auth?.level === 2 ? 2 : 1);
+
+export type FlashKind = 'notice' | 'warning' | 'error';
+
+/** A one-time message kept in the session until the next page shows it (src/http/flash.ts). */
+export interface FlashMessage {
+  kind: FlashKind;
+  text: string;
+}
 
 declare module 'express-session' {
   interface SessionData {

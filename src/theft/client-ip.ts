@@ -28,6 +28,21 @@ export function normalizeIp(ip: string): string {
   return embedsV4 ? `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}` : lower;
 }
 
+/**
+ * The key a client address is counted under: IPv4 as is, IPv6 by its /64 (one home, one
+ * privacy-address range; an attacker does not get 2^64 fresh addresses).
+ */
+export function ipKey(ip: string): string {
+  const clean = normalizeIp(ip.trim());
+  if (clean === '') return 'unknown';
+  if (isIP(clean) !== 6) return clean;
+  try {
+    return `${ipaddr.IPv6.networkAddressFromCIDR(`${clean}/64`).toString()}/64`;
+  } catch {
+    return clean;
+  }
+}
+
 export function clientIp(req: Request): string {
   return normalizeIp(req.ip ?? req.socket.remoteAddress ?? '');
 }

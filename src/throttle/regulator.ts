@@ -33,14 +33,13 @@
 //     username at once.
 
 import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import type { Statement } from 'better-sqlite3';
 import type { Audit } from '../audit/events.js';
 import type { Config } from '../config/schema.js';
 import { inBatches, type BatchOptions } from '../db/batches.js';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
-import { normalizeIp } from '../theft/client-ip.js';
+import { ipKey } from '../theft/client-ip.js';
 import { normalizeUsername } from '../users/username.js';
 
 export type ThrottleSettings = Config['throttle'];
@@ -54,21 +53,6 @@ export const KNOWN_IP_RETENTION_MS = 90 * 86_400_000;
 const IN_FLIGHT_RETRY_MS = 1000;
 /** An attempt never settled (a bug, a hung request) stops counting as in flight after this. */
 const IN_FLIGHT_STALE_MS = 60_000;
-
-/**
- * The key a client address is counted under: IPv4 as is, IPv6 by its /64 (one home, one
- * privacy-address range; an attacker does not get 2^64 fresh addresses).
- */
-export function ipKey(ip: string): string {
-  const clean = normalizeIp(ip.trim());
-  if (clean === '') return 'unknown';
-  if (isIP(clean) !== 6) return clean;
-  try {
-    return `${ipaddr.IPv6.networkAddressFromCIDR(`${clean}/64`).toString()}/64`;
-  } catch {
-    return clean;
-  }
-}
 
 export interface Ban {
   scope: CounterScope;

@@ -1,8 +1,7 @@
 // Reading the forward-auth cookie on the forward-auth path.
 
 import { expect } from 'chai';
-import { forwardHashOf, forwardToken } from '../../../src/http/session.js';
-import { ForwardCookieReader } from '../../../src/sessions/cookie.js';
+import { forwardHashOf, forwardToken, ForwardCookieReader } from '../../../src/sessions/cookie.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hmac';
 

@@ -5,8 +5,8 @@
 import { rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { createContext, type AppContext } from '../../../src/context.js';
-import { normalizeIp } from '../../../src/theft/client-ip.js';
-import { ipKey, parseLiftTarget } from '../../../src/throttle/regulator.js';
+import { ipKey, normalizeIp } from '../../../src/theft/client-ip.js';
+import { parseLiftTarget } from '../../../src/throttle/regulator.js';
 import { FakeClock } from '../../support/clock.js';
 import { tempDir, testConfig } from '../../support/harness.js';
 

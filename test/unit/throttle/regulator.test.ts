@@ -5,7 +5,8 @@
 import { rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { createContext, type AppContext } from '../../../src/context.js';
-import { ipKey, KNOWN_IP_RETENTION_MS, parseLiftTarget, type Ban, type Verdict } from '../../../src/throttle/regulator.js';
+import { ipKey } from '../../../src/theft/client-ip.js';
+import { KNOWN_IP_RETENTION_MS, parseLiftTarget, type Ban, type Verdict } from '../../../src/throttle/regulator.js';
 import { FakeClock } from '../../support/clock.js';
 import { tempDir, testConfig } from '../../support/harness.js';
 
