@@ -83,12 +83,12 @@ export function sessionMiddleware(ctx: AppContext): RequestHandler {
   } satisfies session.SessionOptions;
   const secure = session({
     ...common,
-    store: new StoreView(ctx.sessions),
+    store: new StoreView(ctx.sessionStore),
     name: names.secure,
     // Host-only: the portal cookie never reaches the services on the cookie domain.
     cookie: { httpOnly: true, secure: true, sameSite: 'lax', path: '/' },
   });
-  const plain = session({ ...common, store: new StoreView(ctx.sessions), name: names.plain, cookie: { httpOnly: true, secure: false, sameSite: 'lax', path: '/' } });
+  const plain = session({ ...common, store: new StoreView(ctx.sessionStore), name: names.plain, cookie: { httpOnly: true, secure: false, sameSite: 'lax', path: '/' } });
   return (req, res, next) => (req.secure ? secure(req, res, next) : plain(req, res, next));
 }
 
@@ -140,7 +140,7 @@ export interface SessionGrant {
  * re-authentication and password change all come here (OWASP: a new ID whenever the
  * authentication changes; the old ID is dead after). The store proves, in the transaction
  * that inserts the successor, that what the request authenticated still holds (see
- * SqliteSessionStore.succeed); otherwise the request is answered as signed out (401) and
+ * Sessions.succeed); otherwise the request is answered as signed out (401) and
  * nothing is issued. Sets the forward-auth cookie beside express-session's portal cookie.
  */
 export function issueSession(ctx: AppContext, req: Request, res: Response, grant: SessionGrant): void {

@@ -26,7 +26,7 @@ function sessionRows(app: TestApp): Row[] {
 async function plantPreLoginSession(app: TestApp, b: Browser): Promise<string> {
   const sid = randomBytes(24).toString('base64url');
   const data = { cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/', sameSite: 'lax', secure: false }, passkeyDiscoverChallenge: { challenge: 'x', at: app.ctx.clock.now() } };
-  await new Promise<void>((resolve, reject) => app.ctx.sessions.set(sid, data as unknown as SessionData, (err) => (err ? reject(err as Error) : resolve())));
+  await new Promise<void>((resolve, reject) => app.ctx.sessionStore.set(sid, data as unknown as SessionData, (err) => (err ? reject(err as Error) : resolve())));
   const cookie = encodeURIComponent(`s:${sign(sid, app.ctx.secrets.cookieSecret)}`);
   b.cookies.set('gatehouse', cookie);
   return cookie;

@@ -4,13 +4,12 @@
 
 import type { SessionData } from 'express-session';
 import { expect } from 'chai';
-import { sessionPolicy } from '../../../src/sessions/policy.js';
-import { SqliteSessionStore } from '../../../src/sessions/store.js';
+import { ExpressSessionStore } from '../../../src/sessions/express-store.js';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 
-/** The real store; `holdNextGet` delays the answer (not the read) of the next get. */
-class HeldStore extends SqliteSessionStore {
+/** The real Store adapter; `holdNextGet` delays the answer (not the read) of the next get. */
+class HeldStore extends ExpressSessionStore {
   private hold: Promise<void> | null = null;
   loaded: Promise<void> = Promise.resolve();
 
@@ -40,7 +39,7 @@ describe('no resurrection through the app', () => {
   let store: HeldStore;
   beforeEach(async () => {
     app = await startApp({
-      sessionStore: (db, clock, audit, config) => (store = new HeldStore(db, clock, sessionPolicy(config), audit)),
+      sessionStore: (sessions) => (store = new HeldStore(sessions)),
     });
     await addUser(app.ctx, 'alice');
   });

@@ -1,5 +1,6 @@
-// The store's succession rule (SqliteSessionStore.succeed): the only way a signed-in row
-// comes to be, refused in SQL when the session or the authentication it rests on has ended.
+// The store's succession rule (Sessions.succeed; the checks in SqliteSessionEngine.succeed):
+// the only way a signed-in row comes to be, refused in SQL when the session or the
+// authentication it rests on has ended.
 
 import { expect } from 'chai';
 import { hashSessionId, SessionEndedError, type Succession } from '../../../src/sessions/store.js';
