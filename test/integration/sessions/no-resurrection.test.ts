@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { ExpressSessionStore } from '../../../src/sessions/express-store.js';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 /** The real Store adapter; `holdNextGet` delays the answer (not the read) of the next get. */
 class HeldStore extends ExpressSessionStore {
@@ -72,7 +73,7 @@ describe('no resurrection through the app', () => {
     };
     expect(row.deleted_at).to.be.a('number');
     expect(row.delete_reason).to.equal('logout');
-    expect(app.ctx.audit.recent(20, 'session-resurrection-blocked')).to.have.length(1);
+    expect(recentAudit(app.ctx, 20, 'session-resurrection-blocked')).to.have.length(1);
 
     const replay = new Browser(app.url);
     replay.cookies.set('gatehouse', cookie);
