@@ -52,7 +52,7 @@ export const forwardHashOf = (token: string): string => sha256Hex(token);
 /**
  * express-session installs its own `generate` function on the store it is given, so two
  * middleware instances on one store would overwrite each other's cookie settings. Each
- * gets its own thin view that forwards storage calls to the one SQLite store.
+ * gets its own thin view that forwards storage calls to the one Store (ctx.sessionStore).
  */
 class StoreView extends session.Store {
   constructor(private readonly target: session.Store) {

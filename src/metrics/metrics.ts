@@ -69,7 +69,7 @@ export class ForwardAuthTally {
   }
 }
 
-/** Sessions ending, as the session store reports them (see src/sessions/sessions.ts). */
+/** Sessions ending, as the sessions domain reports them (see src/sessions/sessions.ts). */
 export interface SessionEndings {
   on(event: 'sessions-ended', listener: (reason: SessionEndReason, count: number) => void): unknown;
 }
