@@ -10,7 +10,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   console.log(`gatehouse benchmarks — node ${process.version}, ${new Date().toISOString()}\n`);
-  console.log('Session store, sequential operations (ops/s): gatehouse SqliteSessionStore vs connect-sqlite3');
+  console.log('Session store, sequential operations (ops/s): the gatehouse session store vs connect-sqlite3');
   const rows = await benchStores();
   const header = ['operation', 'gatehouse', 'connect-sqlite3', 'ratio'];
   const lines = rows.map((r) => [r.operation, fmt(r.gatehouse), fmt(r.baseline), `${(r.gatehouse / r.baseline).toFixed(1)}x`]);

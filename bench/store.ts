@@ -57,13 +57,13 @@ export async function benchStores(): Promise<StoreResult[]> {
   const SQLiteStore = connectSqlite3(session);
   const baseline = new SQLiteStore({ dir: baseDir, db: 'sessions.db' });
   const stores: Array<[string, Store]> = [
-    ['gatehouse', ctx.sessions],
+    ['gatehouse', ctx.sessionStore],
     ['baseline', baseline],
   ];
   // A new signed-in session: gatehouse issues it through the succession rule (sign-in),
   // the baseline through set.
   const issue = (store: Store, id: string): Promise<unknown> =>
-    store === ctx.sessions
+    store === ctx.sessionStore
       ? Promise.resolve(ctx.sessions.succeed({ predecessor: `pre-${id}`, successor: id, userId: user.id, data: sessionData(user.id), forwardHash: sha256Hex(`forward ${id}`), epoch: ctx.sessions.epochOf(user.id) }))
       : call<void>((cb) => store.set(id, sessionData(user.id), cb));
   for (const [, store] of stores) {

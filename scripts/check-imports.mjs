@@ -28,7 +28,6 @@ const SQL_NOT_YET_MOVED = [
   'context.ts',
   'http/health.ts',
   'metrics/metrics.ts',
-  'sessions/store.ts',
   'throttle/rate-limit-store.ts',
   'throttle/regulator.ts',
   'tokens/api-tokens.ts',

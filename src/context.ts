@@ -16,7 +16,9 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { silentLogger, type Logger } from './lib/log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { sessionPolicy } from './sessions/policy.js';
-import { SqliteSessionStore } from './sessions/store.js';
+import { ExpressSessionStore } from './sessions/express-store.js';
+import { Sessions } from './sessions/sessions.js';
+import { SqliteSessionEngine } from './sessions/sqlite.js';
 import { createSessionGuard, type SessionGuard } from './theft/guard.js';
 import { HashGate } from './throttle/hash-gate.js';
 import { ApiTokens } from './tokens/api-tokens.js';
@@ -35,7 +37,10 @@ export interface AppContext {
   log: Logger;
   secrets: Secrets;
   audit: AuditType;
-  sessions: SqliteSessionStore;
+  /** The sessions domain: cache, rules and named operations over the engine. */
+  sessions: Sessions;
+  /** express-session's Store over `sessions` (src/http/session.ts). */
+  sessionStore: ExpressSessionStore;
   users: UserRepository;
   accounts: Accounts;
   hasher: PasswordHasher;
@@ -65,8 +70,8 @@ export interface ContextOptions {
   /** How often (at most) to look for writes by other processes; tests use 0 (every read). */
   changePollMs?: number;
   log?: Logger;
-  /** Replace the session store (tests use a subclass to force request interleavings). */
-  sessionStore?: (db: Db, clock: Clock, audit: AuditType, config: Config, changes: ExternalChanges) => SqliteSessionStore;
+  /** Replace express-session's Store (tests use a subclass to force request interleavings). */
+  sessionStore?: (sessions: Sessions) => ExpressSessionStore;
   /** Open only an existing database, never create one (the CLI; only the server creates it). */
   existingDatabase?: boolean;
 }
@@ -88,9 +93,8 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const audit = new Audit(db, clock, { coalesceWindowMs: config.audit.coalesce_window });
   // One watcher for writes by other processes, shared by the session and user caches.
   const changes = new ExternalChanges(db, options.changePollMs);
-  const sessions = options.sessionStore
-    ? options.sessionStore(db, clock, audit, config, changes)
-    : new SqliteSessionStore(db, clock, sessionPolicy(config), audit, changes);
+  const sessions = new Sessions(new SqliteSessionEngine(db), clock, sessionPolicy(config), audit, changes);
+  const sessionStore = options.sessionStore ? options.sessionStore(sessions) : new ExpressSessionStore(sessions);
   const users = new UserRepository(db, changes);
   const { memory_kib, iterations, parallelism } = config.password.argon2;
   const hashGate = new HashGate(config.throttle.max_concurrent_hashes, config.throttle.max_queued_hashes);
@@ -116,6 +120,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     secrets,
     audit,
     sessions,
+    sessionStore,
     users,
     accounts,
     hasher,

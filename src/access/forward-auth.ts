@@ -19,7 +19,8 @@ import type { Logger } from '../lib/log.js';
 import { FORWARD_AUTH_TIMING_SAMPLE, type ForwardAuthCredential, type ForwardAuthKind, type ForwardAuthOutcome, type Metrics } from '../metrics/metrics.js';
 import { passwordChangeRequired } from '../passwords/policy.js';
 import { cookieNames, ForwardCookieReader, type ForwardCookie } from '../sessions/cookie.js';
-import type { LiveSession, SqliteSessionStore } from '../sessions/store.js';
+import type { Sessions } from '../sessions/sessions.js';
+import type { LiveSession } from '../sessions/store.js';
 import type { AuthLevel } from '../sessions/types.js';
 import { createIpResolver } from '../theft/client-ip.js';
 import type { SessionGuard } from '../theft/guard.js';
@@ -71,7 +72,7 @@ export interface ForwardAuthDeps {
   clock: Clock;
   log: Logger;
   metrics: Pick<Metrics, 'forwardAuth' | 'forwardAuthDuration'>;
-  sessions: Pick<SqliteSessionStore, 'lookupForward' | 'recordUseHash'>;
+  sessions: Pick<Sessions, 'lookupForward' | 'recordUseHash'>;
   guard: SessionGuard;
   users: Pick<UserRepository, 'findById'>;
   tokens: Pick<ApiTokens, 'authenticate'>;

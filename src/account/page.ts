@@ -10,7 +10,7 @@ import type { TokenInfo } from '../tokens/api-tokens.js';
 import { isAdmin } from '../users/groups.js';
 import { rememberedDevices } from '../auth/remember-device-cookie.js';
 import { endedWhy } from './ended-why.js';
-import { mySessions } from './sessions.js';
+import { mySessions } from './my-sessions.js';
 
 export const TOKEN_LIFETIME_DEFAULT_DAYS = 90;
 

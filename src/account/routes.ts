@@ -16,7 +16,7 @@ import { isAdmin } from '../users/groups.js';
 import { exportPersonalData } from './my-data.js';
 import { formPassword, formText, parseForm } from '../http/form-fields.js';
 import { renderAccount, TOKEN_LIFETIME_DEFAULT_DAYS } from './page.js';
-import { revokeMyOtherSessions, revokeMySession } from './sessions.js';
+import { revokeMyOtherSessions, revokeMySession } from './my-sessions.js';
 
 const DAY = 86_400_000;
 

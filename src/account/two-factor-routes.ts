@@ -17,7 +17,7 @@ import { AppError } from '../lib/errors.js';
 import { clientIp, isLoopbackHost } from '../theft/client-ip.js';
 import type { Enrollment } from '../twofactor/totp.js';
 import { ADMIN_GROUP } from '../users/groups.js';
-import { otherSessionCount } from './sessions.js';
+import { otherSessionCount } from './my-sessions.js';
 
 const confirmForm = z.object({ code: formText('The code', 32) });
 

@@ -6,7 +6,7 @@ import type { AppContext } from '../context.js';
 import type { Guards } from '../http/guards.js';
 import { renderPage } from '../http/views.js';
 import { describeEntries } from './audit.js';
-import { liveSessionCount } from './sessions.js';
+import { liveSessionCount } from './sessions-page.js';
 import { frame, userPath } from './shared.js';
 
 export function adminOverviewRoutes(ctx: AppContext, guards: Guards) {

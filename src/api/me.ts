@@ -4,7 +4,7 @@
 
 import type { Request, RequestHandler } from 'express';
 import type { z } from 'zod';
-import { mySessions, revokeMyOtherSessions, revokeMySession } from '../account/sessions.js';
+import { mySessions, revokeMyOtherSessions, revokeMySession } from '../account/my-sessions.js';
 import { exportPersonalData } from '../account/my-data.js';
 import { authIsRecent, confirmPassword, RECENT_AUTH_MS } from '../auth/confirm.js';
 import { passwordChangeRequired } from '../passwords/policy.js';

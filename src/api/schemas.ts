@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AuditEntry } from '../audit/query.js';
-import type { MySession } from '../account/sessions.js';
+import type { MySession } from '../account/my-sessions.js';
 import { deviceLabel } from '../sessions/device.js';
 import type { SessionInfo } from '../sessions/types.js';
 import type { Ban } from '../throttle/regulator.js';

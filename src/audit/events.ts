@@ -19,7 +19,6 @@ import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
 import { ipKey } from '../theft/client-ip.js';
-import { AuditLog, type AuditEntry } from './query.js';
 
 /** The refusals an anonymous client can repeat at will: coalesced (see above). */
 export const COALESCED_EVENTS: ReadonlySet<string> = new Set(['login-failed', 'login-throttled', 'setup-rejected']);
@@ -79,7 +78,7 @@ export class Audit {
   private readonly openNames = new LRUCache<string, OpenNames>({ max: COALESCE_WINDOWS_MAX });
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly clock: Clock,
     options: { coalesceWindowMs?: number } = {},
   ) {
@@ -258,10 +257,5 @@ export class Audit {
   /** Every second factor of a user removed (an administrator, the CLI, or the user turning it off). */
   secondFactorReset(who: Who & { by: string; totp: boolean; recoveryCodes: number; passkeys: number; sessionsRevoked: number }): void {
     this.write('second-factor-reset', who, { by: who.by, totp: who.totp, recovery_codes: who.recoveryCodes, passkeys: who.passkeys, sessions_revoked: who.sessionsRevoked });
-  }
-
-  /** Newest first (at most AUDIT_PAGE_MAX); for the CLI and tests. */
-  recent(limit = 100, event?: string): AuditEntry[] {
-    return new AuditLog(this.db).page(event === undefined ? {} : { event }, { limit }).entries;
   }
 }

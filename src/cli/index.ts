@@ -12,7 +12,7 @@ import { validateGroups } from '../users/groups.js';
 import { normalizeUsername } from '../users/username.js';
 import type { User } from '../users/repository.js';
 import { explainAccess } from './access-check.js';
-import { liftBans, listBans } from './bans.js';
+import { liftBans, listBans } from './ban-command.js';
 import { CliError, formatTime, obtainPassword, printTable } from './io.js';
 import { renderConfig, runBackup, runDbCheck, runRestore } from './ops.js';
 

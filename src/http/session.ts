@@ -22,7 +22,7 @@ import type { User } from '../users/repository.js';
 /**
  * express-session installs its own `generate` function on the store it is given, so two
  * middleware instances on one store would overwrite each other's cookie settings. Each
- * gets its own thin view that forwards storage calls to the one SQLite store.
+ * gets its own thin view that forwards storage calls to the one Store (ctx.sessionStore).
  */
 class StoreView extends session.Store {
   constructor(private readonly target: session.Store) {
@@ -53,12 +53,12 @@ export function sessionMiddleware(ctx: AppContext): RequestHandler {
   } satisfies session.SessionOptions;
   const secure = session({
     ...common,
-    store: new StoreView(ctx.sessions),
+    store: new StoreView(ctx.sessionStore),
     name: names.secure,
     // Host-only: the portal cookie never reaches the services on the cookie domain.
     cookie: { httpOnly: true, secure: true, sameSite: 'lax', path: '/' },
   });
-  const plain = session({ ...common, store: new StoreView(ctx.sessions), name: names.plain, cookie: { httpOnly: true, secure: false, sameSite: 'lax', path: '/' } });
+  const plain = session({ ...common, store: new StoreView(ctx.sessionStore), name: names.plain, cookie: { httpOnly: true, secure: false, sameSite: 'lax', path: '/' } });
   return (req, res, next) => (req.secure ? secure(req, res, next) : plain(req, res, next));
 }
 
@@ -110,7 +110,7 @@ export interface SessionGrant {
  * re-authentication and password change all come here (OWASP: a new ID whenever the
  * authentication changes; the old ID is dead after). The store proves, in the transaction
  * that inserts the successor, that what the request authenticated still holds (see
- * SqliteSessionStore.succeed); otherwise the request is answered as signed out (401) and
+ * Sessions.succeed); otherwise the request is answered as signed out (401) and
  * nothing is issued. Sets the forward-auth cookie beside express-session's portal cookie.
  */
 export function issueSession(ctx: AppContext, req: Request, res: Response, grant: SessionGrant): void {

@@ -1,4 +1,5 @@
-// Small wrappers over node:crypto used across domains: hashing secrets for storage, random tokens.
+// Small wrappers over node:crypto used across domains: hashing secrets for storage, random
+// tokens, comparing signed values.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -12,6 +13,7 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/** String equality that takes the same time wherever the strings differ (signed tokens); a length difference is told at once. */
 export function constantTimeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a, 'utf8');
   const right = Buffer.from(b, 'utf8');

@@ -70,7 +70,7 @@ export class ForwardAuthTally {
   }
 }
 
-/** Sessions ending, as the session store reports them (see src/sessions/store.ts). */
+/** Sessions ending, as the sessions domain reports them (see src/sessions/sessions.ts). */
 export interface SessionEndings {
   on(event: 'sessions-ended', listener: (reason: SessionEndReason, count: number) => void): unknown;
 }

@@ -4,9 +4,9 @@
 
 import type { Logger } from '../lib/log.js';
 import { periodic } from '../lib/periodic.js';
-import type { SqliteSessionStore } from './store.js';
+import type { Sessions } from './sessions.js';
 
-export function startSweeper(store: SqliteSessionStore, intervals: { touchMs: number; sweepMs: number }, log: Logger): () => void {
+export function startSweeper(store: Sessions, intervals: { touchMs: number; sweepMs: number }, log: Logger): () => void {
   const flush = setInterval(() => {
     try {
       store.flushTouches();

@@ -39,7 +39,7 @@ export interface PendingSecondFactor {
   remember: boolean;
   /** Where to go after signing in (already checked by safeRedirectTarget). */
   rd: string | null;
-  /** The user's session epoch read with the password (see SqliteSessionStore.succeed). */
+  /** The user's session epoch read with the password (see Sessions.succeed). */
   epoch: number;
 }
 

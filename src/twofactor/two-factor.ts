@@ -5,7 +5,7 @@
 import type { Audit } from '../audit/events.js';
 import { durably, type Db } from '../db/connection.js';
 import type { Clock } from '../lib/clock.js';
-import type { SqliteSessionStore } from '../sessions/store.js';
+import type { Sessions } from '../sessions/sessions.js';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Passkeys, type Passkey, type RelyingParty } from './passkeys.js';
 import { SecondFactorLimiter, type LimiterSettings, type SecondFactorVerdict, type Who } from './limiter.js';
@@ -44,7 +44,7 @@ export class TwoFactor {
     private readonly db: Db,
     clock: Clock,
     private readonly audit: Audit,
-    private readonly sessions: Pick<SqliteSessionStore, 'revokeUserSessions'>,
+    private readonly sessions: Pick<Sessions, 'revokeUserSessions'>,
     key: string,
     settings: LimiterSettings,
     issuer = 'gatehouse',

@@ -10,7 +10,7 @@ import { passwordProblems, type Requester } from '../passwords/policy.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError, badRequest, conflict, notFound } from '../lib/errors.js';
 import { revokeAllRememberedDevices } from '../twofactor/remembered-devices.js';
-import type { SqliteSessionStore } from '../sessions/store.js';
+import type { Sessions } from '../sessions/sessions.js';
 import { isAdmin, validateGroups } from './groups.js';
 import { INVISIBLE, normalizeUsername } from './username.js';
 import type { User, UserRepository } from './repository.js';
@@ -26,7 +26,7 @@ export class Accounts {
     private readonly db: Db,
     readonly users: UserRepository,
     private readonly hasher: PasswordHasher,
-    private readonly sessions: Pick<SqliteSessionStore, 'revokeUserSessions' | 'epochOf'>,
+    private readonly sessions: Pick<Sessions, 'revokeUserSessions' | 'epochOf'>,
     private readonly audit: Audit,
     private readonly clock: Clock,
     private readonly auditLog: AuditLog = new AuditLog(db),
@@ -233,7 +233,7 @@ export class Accounts {
     const name = normalizeUsername(rawUsername);
     // The hash and the session epoch from one snapshot, before the slow check: a password
     // change committed at any point after (by this process or the CLI) moves the epoch on,
-    // and the session this sign-in asks for is then refused (SqliteSessionStore.succeed).
+    // and the session this sign-in asks for is then refused (Sessions.succeed).
     const read = this.db.transaction(() => {
       const credentials = name.ok ? this.users.findCredentials(name.username) : null;
       return credentials ? { ...credentials, epoch: this.sessions.epochOf(credentials.user.id) } : null;

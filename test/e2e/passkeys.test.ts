@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { FakeClock } from '../support/clock.js';
 import { addVirtualAuthenticator, collectProblems, launchChromium, PHONE, requireChromium, shoot } from '../support/chromium.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../support/harness.js';
+import { recentAudit } from '../support/audit.js';
 
 
 describe('browser: passkeys as the second step (Chromium, virtual authenticator)', function () {
@@ -66,7 +67,7 @@ describe('browser: passkeys as the second step (Chromium, virtual authenticator)
     await page.click('[data-passkey-signin] button');
     await page.waitForURL((url) => url.pathname === '/');
     expect(await page.textContent('body')).to.contain('sam');
-    const events = app.ctx.audit.recent(20).map((e) => e.event);
+    const events = recentAudit(app.ctx, 20).map((e) => e.event);
     expect(events).to.include.members(['passkey-registered', 'passkey-used', 'login-succeeded']);
     expect(problems, problems.join('\n')).to.deep.equal([]);
     await context.close();
@@ -117,7 +118,7 @@ describe('browser: passwordless sign-in with a passkey (two_factor.passkey_sign_
     await page.click('[data-passkey-discover] button');
     await page.waitForURL((url) => url.pathname === '/');
     expect(await page.textContent('body')).to.contain('kim');
-    const events = app.ctx.audit.recent(20).map((e) => e.event);
+    const events = recentAudit(app.ctx, 20).map((e) => e.event);
     expect(events).to.include.members(['passkey-used', 'login-succeeded']);
     expect(problems, problems.join('\n')).to.deep.equal([]);
     await context.close();

@@ -18,6 +18,7 @@ import { buildOnce, gatehouse as runCli, initDataDir, type CliResult } from '../
 import { SoftAuthenticator } from '../support/webauthn.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../support/harness.js';
 import { codeAt } from '../unit/twofactor/support.js';
+import { recentAudit } from '../support/audit.js';
 
 
 const NEW_PASSWORD = 'violet tugboat under the marmalade sky';
@@ -275,7 +276,7 @@ describe('gatehouse CLI (real command in a child process)', function () {
         expect(ctx.twoFactor.status(alice.id)).to.include({ enabled: false, totp: 'none', recoveryCodesRemaining: 0 });
         expect(ctx.twoFactor.status(alice.id).passkeys).to.have.length(0);
         expect(ctx.sessions.lookup('cli-test-reset-2fa')).to.equal(null);
-        const event = ctx.audit.recent(10).find((e) => e.event === 'second-factor-reset');
+        const event = recentAudit(ctx, 10).find((e) => e.event === 'second-factor-reset');
         expect(event?.details.by).to.match(/^cli:/);
         expect(event?.details).to.include({ totp: true, passkeys: 1, recovery_codes: 10, sessions_revoked: 1 });
 

@@ -1,11 +1,14 @@
 // A real session store on a temporary data dir (real migrations, fake clock), promise
-// wrappers for its callback API as express-session calls it, and raw row access.
+// wrappers for its express-session Store adapter as express-session calls it, and raw row
+// access.
 
 import { rmSync } from 'node:fs';
 import type { SessionData } from 'express-session';
 import { createContext, type AppContext } from '../../src/context.js';
 import type { SessionAuth } from '../../src/sessions/types.js';
-import type { SessionRow, SqliteSessionStore } from '../../src/sessions/store.js';
+import { ExpressSessionStore } from '../../src/sessions/express-store.js';
+import type { Sessions } from '../../src/sessions/sessions.js';
+import type { SessionRow } from '../../src/sessions/store.js';
 import { sha256Hex } from '../../src/lib/crypto.js';
 import { FakeClock } from './clock.js';
 import { tempDir, testConfig } from './harness.js';
@@ -17,7 +20,8 @@ export const DAY = 24 * HOUR;
 export interface StoreFixture {
   ctx: AppContext;
   clock: FakeClock;
-  store: SqliteSessionStore;
+  /** The sessions domain (ctx.sessions); the wrappers below reach it through the Store adapter. */
+  store: Sessions;
   dataDir: string;
   /** Users that exist (sessions reference users by foreign key). */
   alice: number;
@@ -71,47 +75,49 @@ export function anonymous(extra: Partial<SessionData> = {}): SessionData {
   return { cookie: { originalMaxAge: null, httpOnly: true, path: '/' }, ...extra };
 }
 
-// express-session calls the Store through callbacks; these wrap them the same way.
+// express-session calls the Store through callbacks; these wrap them the same way, each
+// through an adapter over `store` like the app's (the adapter holds no state of its own).
+const adapter = (store: Sessions) => new ExpressSessionStore(store);
 
-export function get(store: SqliteSessionStore, sid: string): Promise<SessionData | null> {
-  return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
+export function get(store: Sessions, sid: string): Promise<SessionData | null> {
+  return new Promise((resolve, reject) => adapter(store).get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
 }
 
-export function set(store: SqliteSessionStore, sid: string, sess: SessionData): Promise<void> {
-  return new Promise((resolve, reject) => store.set(sid, sess, (err) => (err ? reject(err) : resolve())));
+export function set(store: Sessions, sid: string, sess: SessionData): Promise<void> {
+  return new Promise((resolve, reject) => adapter(store).set(sid, sess, (err) => (err ? reject(err) : resolve())));
 }
 
 /**
- * Stores a new signed-in session the way sign-in does (SqliteSessionStore.succeed, under the
+ * Stores a new signed-in session the way sign-in does (Sessions.succeed, under the
  * user's current epoch): the Store API's set only ever updates a signed-in row.
  */
-export function issue(store: SqliteSessionStore, sid: string, sess: SessionData, predecessor = `pre-${sid}`): Promise<void> {
+export function issue(store: Sessions, sid: string, sess: SessionData, predecessor = `pre-${sid}`): Promise<void> {
   const userId = sess.passport?.user;
   if (typeof userId !== 'number') throw new Error('issue() is for signed-in sessions');
   store.succeed({ predecessor, successor: sid, userId, data: sess, forwardHash: sha256Hex(`forward ${sid}`), epoch: store.epochOf(userId) });
   return Promise.resolve();
 }
 
-export function destroy(store: SqliteSessionStore, sid: string): Promise<void> {
-  return new Promise((resolve, reject) => store.destroy(sid, (err) => (err ? reject(err) : resolve())));
+export function destroy(store: Sessions, sid: string): Promise<void> {
+  return new Promise((resolve, reject) => adapter(store).destroy(sid, (err) => (err ? reject(err) : resolve())));
 }
 
-export function touch(store: SqliteSessionStore, sid: string, sess: SessionData): Promise<void> {
-  return new Promise((resolve, reject) => store.touch(sid, sess, (err) => (err ? reject(err) : resolve())));
+export function touch(store: Sessions, sid: string, sess: SessionData): Promise<void> {
+  return new Promise((resolve, reject) => adapter(store).touch(sid, sess, (err) => (err ? reject(err) : resolve())));
 }
 
-export function all(store: SqliteSessionStore): Promise<Record<string, SessionData>> {
+export function all(store: Sessions): Promise<Record<string, SessionData>> {
   return new Promise((resolve, reject) =>
-    store.all((err, obj) => (err ? reject(err) : resolve((obj ?? {}) as Record<string, SessionData>))),
+    adapter(store).all((err, obj) => (err ? reject(err) : resolve((obj ?? {}) as Record<string, SessionData>))),
   );
 }
 
-export function length(store: SqliteSessionStore): Promise<number> {
-  return new Promise((resolve, reject) => store.length((err, n) => (err ? reject(err) : resolve(n ?? -1))));
+export function length(store: Sessions): Promise<number> {
+  return new Promise((resolve, reject) => adapter(store).length((err, n) => (err ? reject(err) : resolve(n ?? -1))));
 }
 
-export function clear(store: SqliteSessionStore): Promise<void> {
-  return new Promise((resolve, reject) => store.clear((err) => (err ? reject(err) : resolve())));
+export function clear(store: Sessions): Promise<void> {
+  return new Promise((resolve, reject) => adapter(store).clear((err) => (err ? reject(err) : resolve())));
 }
 
 export type RawSessionRow = SessionRow;

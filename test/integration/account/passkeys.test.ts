@@ -9,6 +9,7 @@ import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { b64url, SoftAuthenticator } from '../../support/webauthn.js';
 import { signedIn, startAccountApp } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('passkeys (WebAuthn) as a second factor', () => {
   let app: TestApp;
@@ -73,7 +74,7 @@ describe('passkeys (WebAuthn) as a second factor', () => {
     expect(again.status).to.equal(400);
     expect((await b.post(`/account/two-factor/passkeys/${pk.id}/delete`, { _csrf: token }, { referer })).status).to.equal(303);
     expect(app.ctx.twoFactor.isEnabled(alice.id)).to.equal(false);
-    const events = app.ctx.audit.recent(20).map((e) => e.event);
+    const events = recentAudit(app.ctx, 20).map((e) => e.event);
     expect(events).to.include.members(['passkey-registered', 'passkey-removed']);
   });
 
@@ -102,7 +103,7 @@ describe('passkeys (WebAuthn) as a second factor', () => {
     expect(ok.setCookies.some((c) => c.startsWith('gatehouse_device='))).to.equal(true);
     expect(app.ctx.twoFactor.devices.list(app.ctx.users.findByUsername('alice')!.id)).to.have.length(1);
     expect((await b.get('/')).status).to.equal(200);
-    expect(app.ctx.audit.recent(20).map((e) => e.event)).to.include.members(['passkey-used', 'login-succeeded']);
+    expect(recentAudit(app.ctx, 20).map((e) => e.event)).to.include.members(['passkey-used', 'login-succeeded']);
 
     // Replaying the same answer in a new pending sign-in: its challenge is another one.
     const second = await pendingSignIn('alice');
@@ -119,7 +120,7 @@ describe('passkeys (WebAuthn) as a second factor', () => {
     auth.counter -= 2;
     const cloned = await postJson(third.b, '/login/passkey', { response: auth.get(o3, origin) }, third.token, '/login/second-factor');
     expect(cloned.status).to.equal(401);
-    expect(app.ctx.audit.recent(50).some((e) => e.event === 'second-factor-failed' && e.details.reason === 'counter-regression')).to.equal(true);
+    expect(recentAudit(app.ctx, 50).some((e) => e.event === 'second-factor-failed' && e.details.reason === 'counter-regression')).to.equal(true);
   });
 
   it('accepts counters that stay 0 (authenticators without a counter)', async () => {

@@ -7,6 +7,7 @@ import { Browser } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { endReason, FIREFOX, handleFor, IPHONE, isSignedIn, signedIn, startAccountApp } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 const DAY = 86_400_000;
 
@@ -56,7 +57,7 @@ describe('account: change password', () => {
     expect(await canSignIn(app, 'alice', GOOD_PASSWORD)).to.equal(true);
     expect(await canSignIn(app, 'alice', 'a brand new pass phrase')).to.equal(false);
     // Refused before the current password is checked: no throttle attempt, no audit entry.
-    const events = app.ctx.audit.recent(10).map((e) => e.event);
+    const events = recentAudit(app.ctx, 10).map((e) => e.event);
     expect(events.filter((e) => ['reauth-failed', 'reauth-succeeded', 'password-changed'].includes(e))).to.deep.equal([]);
   });
 
@@ -70,7 +71,7 @@ describe('account: change password', () => {
     expect(await canSignIn(app, 'alice', GOOD_PASSWORD)).to.equal(true);
     expect(await canSignIn(app, 'alice', 'a brand new pass phrase')).to.equal(false);
     expect(await isSignedIn(phone)).to.equal(true);
-    expect(app.ctx.audit.recent(10).map((e) => e.event)).to.include('reauth-failed').and.not.include('password-changed');
+    expect(recentAudit(app.ctx, 10).map((e) => e.event)).to.include('reauth-failed').and.not.include('password-changed');
   });
 
   it('refuses 14 characters, accepts 15, 64 and 200, each then usable to sign in', async () => {
@@ -123,7 +124,7 @@ describe('account: change password', () => {
     expect(page.text).to.contain('Your password was changed. 1 other session was signed out.');
     expect(endReason(app, phoneHandle)).to.equal('password-changed');
     expect(await isSignedIn(phone)).to.equal(false);
-    const events = app.ctx.audit.recent(10, 'password-changed');
+    const events = recentAudit(app.ctx, 10, 'password-changed');
     expect(events).to.have.length(1);
     expect(JSON.stringify(events)).not.to.contain('seven quiet lanterns glow');
   });

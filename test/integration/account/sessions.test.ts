@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { endReason, FIREFOX, handleFor, IPHONE, isSignedIn, signedIn, startAccountApp } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('account page: sessions and devices', () => {
   let app: TestApp;
@@ -65,7 +66,7 @@ describe('account page: sessions and devices', () => {
     const replay = await phone.get('/');
     expect(replay.status).to.equal(303);
     expect(replay.location).to.equal('/login');
-    const events = app.ctx.audit.recent(10, 'session-revoked');
+    const events = recentAudit(app.ctx, 10, 'session-revoked');
     expect(events.some((e) => JSON.stringify(e.details).includes(handle))).to.equal(true);
   });
 

@@ -10,6 +10,7 @@ import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { answerPrompt, promptForm } from '../../support/reauth-prompt.js';
 import { signedIn, startAccountApp } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 const TOKEN = /gth_[A-Za-z0-9_-]{43}/;
 
@@ -104,7 +105,7 @@ describe('account: personal API tokens', () => {
     expect(bytes).not.to.contain(secret.slice(10)); // not even the part after the hint
     const hash = createHash('sha256').update(secret).digest('hex');
     expect(app.ctx.db.prepare('SELECT count(*) FROM api_tokens WHERE token_hash = ?').pluck().get(hash)).to.equal(1);
-    expect(JSON.stringify(app.ctx.audit.recent(50))).not.to.contain(secret);
+    expect(JSON.stringify(recentAudit(app.ctx, 50))).not.to.contain(secret);
   });
 
   it('defaults to 90 days and refuses lifetimes outside 1..366 days, empty names and unknown scopes', async () => {
@@ -165,7 +166,7 @@ describe('account: personal API tokens', () => {
     expect(app.ctx.tokens.authenticate(secret, '127.0.0.1')).to.equal(null);
     const page = await alice.get('/account');
     expect(page.text).to.contain('The token &quot;nas&quot; was revoked').and.contain('Revoked ');
-    expect(app.ctx.audit.recent(10).map((e) => e.event)).to.include('api-token-revoked');
+    expect(recentAudit(app.ctx, 10).map((e) => e.event)).to.include('api-token-revoked');
   });
 });
 
@@ -198,15 +199,15 @@ describe('account: my data and deleting my account', () => {
     expect(res.text).not.to.contain(secret);
     expect(res.text).not.to.contain('$argon2');
     expect(res.text).not.to.match(/password_hash|token_hash/);
-    expect(app.ctx.audit.recent(5).map((e) => e.event)).to.include('personal-data-exported');
+    expect(recentAudit(app.ctx, 5).map((e) => e.event)).to.include('personal-data-exported');
   });
 
   it('audits each download once, and a HEAD request not at all', async () => {
     const b = await signedIn(app, 'alice', GOOD_PASSWORD);
     expect((await b.request('HEAD', '/account/data')).status).to.equal(200);
-    expect(app.ctx.audit.recent(20, 'personal-data-exported')).to.have.length(0);
+    expect(recentAudit(app.ctx, 20, 'personal-data-exported')).to.have.length(0);
     await b.get('/account/data');
-    expect(app.ctx.audit.recent(20, 'personal-data-exported')).to.have.length(1);
+    expect(recentAudit(app.ctx, 20, 'personal-data-exported')).to.have.length(1);
   });
 
   it('asks for the current password to request deletion, shows the pending state, and cancels', async () => {
@@ -222,13 +223,13 @@ describe('account: my data and deleting my account', () => {
     const pending = await b.get('/account');
     expect(pending.text).to.contain('Your request to delete your account was sent.');
     expect(pending.text).to.contain('Deletion requested on').and.contain('Cancel the request');
-    expect(app.ctx.audit.recent(5).map((e) => e.event)).to.include('account-deletion-requested');
+    expect(recentAudit(app.ctx, 5).map((e) => e.event)).to.include('account-deletion-requested');
 
     const cancel = await b.post('/account/delete-request/cancel', { _csrf: await b.csrf('/account') });
     expect(cancel.status).to.equal(303);
     expect(app.ctx.users.findByUsername('alice')?.deletionRequestedAt).to.equal(null);
     const after = await b.get('/account');
     expect(after.text).to.contain('the request was cancelled').and.contain('Ask to delete my account');
-    expect(app.ctx.audit.recent(5).map((e) => e.event)).to.include('account-deletion-cancelled');
+    expect(recentAudit(app.ctx, 5).map((e) => e.event)).to.include('account-deletion-cancelled');
   });
 });

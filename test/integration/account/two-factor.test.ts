@@ -10,6 +10,7 @@ import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { codeAt, STEP, wrongCode } from '../../unit/twofactor/support.js';
 import { answerPrompt, promptForm } from '../../support/reauth-prompt.js';
 import { signedIn, startAccountApp } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 const RECOVERY_CODE = /<li><code>([0-9a-z]{5}-[0-9a-z]{5})<\/code><\/li>/g;
 const MINUTE = 60_000;
@@ -110,7 +111,7 @@ describe('account: two-factor sign-in', () => {
     expect(app.ctx.twoFactor.verify(alice, codes[0] as string, null)).to.include({ ok: true, method: 'recovery-code' });
     expect(app.ctx.twoFactor.verify(alice, codes[0] as string, null).ok).to.equal(false);
     // Audited, and neither the secret nor a code ever lands in the audit table.
-    const events = app.ctx.audit.recent(20).map((e) => e.event);
+    const events = recentAudit(app.ctx, 20).map((e) => e.event);
     expect(events).to.include.members(['totp-enrollment-started', 'totp-enrolled', 'recovery-codes-generated']);
     const audit = JSON.stringify(app.ctx.db.prepare('SELECT * FROM audit_log').all());
     expect(audit).not.to.contain(secret);
@@ -161,7 +162,7 @@ describe('account: two-factor sign-in', () => {
     const alice = { id: aliceId, username: 'alice' };
     expect(app.ctx.twoFactor.verify(alice, codeAt(secret, clock.now()), null).ok).to.equal(false);
     expect((await b.get('/account/two-factor')).text).to.contain('Two-factor sign-in is off');
-    const reset = app.ctx.audit.recent(10).find((e) => e.event === 'second-factor-reset');
+    const reset = recentAudit(app.ctx, 10).find((e) => e.event === 'second-factor-reset');
     expect(reset?.details).to.include({ by: 'user:alice' });
   });
 

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { ApiDoc, signedIn as apiSignedIn } from '../../support/openapi.js';
 import { GOOD_PASSWORD, signIn, startAdminApp, submit, type AdminApp } from './admin-support.js';
+import { recentAudit } from '../../support/audit.js';
 
 /** The "What happened" cells of a page, tags stripped. */
 function sentences(page: string): string[] {
@@ -68,7 +69,7 @@ describe('admin: the audit log in words', () => {
     const doc = await ApiDoc.fetch(app.url);
     const api = await apiSignedIn(doc, app.url, 'alice', GOOD_PASSWORD);
     expect((await api.post('/api/v1/me/tokens', { name: 'script', scope: 'read', expires_in_days: 30 })).status).to.equal(201);
-    const events = app.ctx.audit.recent(10, 'api-token-created');
+    const events = recentAudit(app.ctx, 10, 'api-token-created');
     expect(events.map((e) => e.ip)).to.deep.equal(['127.0.0.1', '127.0.0.1']);
     const admin = await signIn(app, 'root');
     const rows = [...(await admin.get('/admin/audit?event=api-token-created')).text.matchAll(/<tr>\s*(<td[\s\S]*?)<\/tr>/g)].map((m) => m[1] as string);

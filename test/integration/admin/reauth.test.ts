@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { answerPrompt, promptForm } from '../../support/reauth-prompt.js';
 import { flashes, GOOD_PASSWORD, liveSessionsOf, OTHER_PASSWORD, signIn, snapshot, startAdminApp, submit, type AdminApp } from './admin-support.js';
+import { recentAudit } from '../../support/audit.js';
 
 const ELEVEN_MINUTES = 11 * 60_000;
 
@@ -71,7 +72,7 @@ describe('re-authentication before dangerous admin actions', () => {
     expect(created).to.include({ displayName: 'New Comer', email: 'new@home.example' });
     expect(created?.groups).to.have.members(['family', 'media']);
     expect(await app.ctx.accounts.checkPassword(created?.id as number, OTHER_PASSWORD)).to.equal(true);
-    expect(app.ctx.audit.recent(10).map((e) => e.event)).to.include.members(['reauth-succeeded', 'user-created']);
+    expect(recentAudit(app.ctx, 10).map((e) => e.event)).to.include.members(['reauth-succeeded', 'user-created']);
     // The confirmation renewed the session ID: the cookie from before is dead, the new one is recent.
     expect(admin.cookieHeader()).not.to.equal(cookieBefore);
     expect((await admin.get('/admin', { cookie: cookieBefore })).location).to.equal('/login');
@@ -90,8 +91,8 @@ describe('re-authentication before dangerous admin actions', () => {
     expect(wrong.status).to.equal(403);
     expect(wrong.text).to.contain('That is not your current password.');
     expect(promptForm(wrong)?.fields.slice(1)).to.deep.equal([['password', OTHER_PASSWORD], ['password_confirm', OTHER_PASSWORD]]);
-    expect(app.ctx.audit.recent(1)[0]?.event).to.equal('reauth-failed');
-    expect(JSON.stringify(app.ctx.audit.recent(5))).not.to.contain(OTHER_PASSWORD);
+    expect(recentAudit(app.ctx, 1)[0]?.event).to.equal('reauth-failed');
+    expect(JSON.stringify(recentAudit(app.ctx, 5))).not.to.contain(OTHER_PASSWORD);
     const accounts = (snap: string) => JSON.stringify((JSON.parse(snap) as { users: unknown; sessions: unknown }).users);
     expect(accounts(snapshot(app)), 'no account changed (the failure is counted)').to.equal(accounts(before));
 
@@ -147,7 +148,7 @@ describe('re-authentication before dangerous admin actions', () => {
     const res = await admin.post('/admin/users/alice', { _csrf: token, display_name: 'Alice A.', email: '', groups: 'family', _reauth_password: 'anything at all' });
     expect(res.status).to.equal(303);
     expect(app.ctx.users.findByUsername('alice')?.displayName).to.equal('Alice A.');
-    expect(app.ctx.audit.recent(10).map((e) => e.event)).not.to.include('reauth-failed');
+    expect(recentAudit(app.ctx, 10).map((e) => e.event)).not.to.include('reauth-failed');
   });
 
   it('/reauth (for requests that are not page forms) still asks with a form password managers understand and goes back', async () => {

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { flashes, GOOD_PASSWORD, liveSessionsOf, signIn, startAdminApp, submit, type AdminApp } from './admin-support.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('admin: sessions', () => {
   let app: AdminApp;
@@ -39,7 +40,7 @@ describe('admin: sessions', () => {
     expect(flashes(await admin.get(res.location as string))).to.deep.equal([`Session ${handle} of alice was ended.`]);
     expect((await alice.get('/')).location).to.equal('/login');
     expect(liveSessionsOf(app, 'alice')).to.equal(0);
-    const revoked = app.ctx.audit.recent(5).find((e) => e.event === 'session-revoked');
+    const revoked = recentAudit(app.ctx, 5).find((e) => e.event === 'session-revoked');
     expect(revoked?.details).to.include({ session: handle, reason: 'revoked', by: 'admin:root' });
 
     const history = await admin.get('/admin/sessions?state=ended&user=alice');
@@ -208,7 +209,7 @@ describe('admin: bans', () => {
     expect(res.location).to.equal('/admin/bans');
     expect(flashes(await admin.get('/admin/bans'))[0]).to.match(/^Lifted \d+ ban\(s\) for alice/);
     expect(app.ctx.regulator.listBans().filter((b) => b.username === 'alice')).to.deep.equal([]);
-    expect(app.ctx.audit.recent(5).find((e) => e.event === 'ban-lifted')?.details.by).to.equal('admin:root');
+    expect(recentAudit(app.ctx, 5).find((e) => e.event === 'ban-lifted')?.details.by).to.equal('admin:root');
     expect((await admin.get('/admin/bans')).text).to.contain('No active bans.');
   });
 

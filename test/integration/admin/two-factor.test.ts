@@ -9,6 +9,7 @@ import { Browser } from '../../support/browser.js';
 import { answerPrompt } from '../../support/reauth-prompt.js';
 import { codeAt } from '../../unit/twofactor/support.js';
 import { flashes, signIn, startAdminApp, submit, type AdminApp } from './admin-support.js';
+import { recentAudit } from '../../support/audit.js';
 
 const ELEVEN_MINUTES = 11 * 60_000;
 const RESET = '/admin/users/alice/reset-two-factor';
@@ -40,7 +41,7 @@ describe('admin: reset a user\'s second factors', () => {
     const after = await admin.get('/admin/users/alice');
     expect(flashes(after)[0]).to.contain('Removed the authenticator app and 10 recovery code(s) of alice');
     expect(after.text).not.to.contain(`action="${RESET}"`);
-    const event = app.ctx.audit.recent(10).find((e) => e.event === 'second-factor-reset');
+    const event = recentAudit(app.ctx, 10).find((e) => e.event === 'second-factor-reset');
     expect(event?.username).to.equal('alice');
     expect(event?.details).to.include({ by: 'admin:root', totp: true, recovery_codes: 10 });
   });
@@ -57,7 +58,7 @@ describe('admin: reset a user\'s second factors', () => {
     expect((await phone.get('/account')).location).to.equal('/login');
     const reason = app.ctx.db.prepare("SELECT delete_reason FROM sessions WHERE user_id = ? AND delete_reason != 'regenerated'").pluck().all(alice.id);
     expect(reason).to.deep.equal(['second-factor-reset']);
-    const event = app.ctx.audit.recent(10).find((e) => e.event === 'second-factor-reset');
+    const event = recentAudit(app.ctx, 10).find((e) => e.event === 'second-factor-reset');
     expect(event?.details).to.include({ passkeys: 0, sessions_revoked: 1 });
   });
 

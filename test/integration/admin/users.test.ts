@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { flashes, GOOD_PASSWORD, liveSessionsOf, OTHER_PASSWORD, signIn, snapshot, startAdminApp, submit, type AdminApp } from './admin-support.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('admin: users', () => {
   let app: AdminApp;
@@ -46,7 +47,7 @@ describe('admin: users', () => {
     const bob = app.ctx.users.findByUsername('bob');
     expect(bob).to.include({ displayName: 'Bob Builder', email: 'bob@example.org', mustChangePassword: false });
     expect(bob?.groups).to.deep.equal(['cameras', 'family', 'media']);
-    const created = app.ctx.audit.recent(5).find((e) => e.event === 'user-created');
+    const created = recentAudit(app.ctx, 5).find((e) => e.event === 'user-created');
     expect(created?.details.by).to.equal('admin:root');
 
     const b = new Browser(app.url);
@@ -111,7 +112,7 @@ describe('admin: users', () => {
     expect(liveSessionsOf(app, 'alice')).to.equal(0);
     expect((await alice1.get('/')).location).to.equal('/login');
     expect((await alice2.get('/')).location).to.equal('/login');
-    expect(app.ctx.audit.recent(10).find((e) => e.event === 'password-reset')?.details.by).to.equal('admin:root');
+    expect(recentAudit(app.ctx, 10).find((e) => e.event === 'password-reset')?.details.by).to.equal('admin:root');
 
     const fresh = new Browser(app.url);
     expect((await fresh.login('alice', GOOD_PASSWORD)).status).to.equal(401);
@@ -220,7 +221,7 @@ describe('admin: users', () => {
     expect(declined.status).to.equal(303);
     expect(declined.location).to.equal('/admin');
     expect(app.ctx.users.findByUsername('alice')?.deletionRequestedAt).to.equal(null);
-    expect(app.ctx.audit.recent(1)[0]).to.include({ event: 'account-deletion-cancelled' });
+    expect(recentAudit(app.ctx, 1)[0]).to.include({ event: 'account-deletion-cancelled' });
     expect((await admin.get('/admin')).text).to.contain('No pending deletion requests.');
     const again = await submit(admin, '/admin', '/admin/users/alice/deletion-request/decline');
     expect(again.status).to.equal(400);

@@ -9,6 +9,7 @@ import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, createToken, signedIn } from '../../support/openapi.js';
 import { codeAt } from '../../unit/twofactor/support.js';
+import { recentAudit } from '../../support/audit.js';
 
 type Json = Record<string, unknown>;
 const OTHER_PASSWORD = 'violet submarine orbits quietly';
@@ -50,7 +51,7 @@ describe('API: second factors, deletion requests and the shape of user answers',
     expect(app.ctx.twoFactor.status(alice.id)).to.include({ enabled: false, totp: 'none', recoveryCodesRemaining: 0 });
     expect((await phone.get('/api/v1/me')).status, 'her session is dead').to.equal(401);
     expect(app.ctx.sessions.listEnded({ userId: alice.id })[0]).to.include({ deleteReason: 'second-factor-reset', endedBy: 'api:root' });
-    const event = app.ctx.audit.recent(5, 'second-factor-reset')[0];
+    const event = recentAudit(app.ctx, 5, 'second-factor-reset')[0];
     expect(event).to.include({ username: 'alice', ip: '127.0.0.1' });
     expect(event?.details).to.include({ by: 'api:root', totp: true, recovery_codes: 10, sessions_revoked: 1 });
     // Nothing left: a second reset removes nothing and says so.
@@ -100,8 +101,8 @@ describe('API: second factors, deletion requests and the shape of user answers',
     expect(res.status).to.equal(200);
     expect(res.body.user).to.include({ username: 'alice', deletion_requested_at: null });
     expect(app.ctx.users.findByUsername('alice')?.deletionRequestedAt).to.equal(null);
-    expect(app.ctx.audit.recent(1)[0]).to.deep.include({ event: 'account-deletion-cancelled', username: 'alice' });
-    expect(app.ctx.audit.recent(1)[0]?.details).to.include({ by: 'api:root' });
+    expect(recentAudit(app.ctx, 1)[0]).to.deep.include({ event: 'account-deletion-cancelled', username: 'alice' });
+    expect(recentAudit(app.ctx, 1)[0]?.details).to.include({ by: 'api:root' });
     const again = await root.delete('/api/v1/users/alice/deletion-request');
     expect(again.status).to.equal(409);
     expect(again.body.error.code).to.equal('no-deletion-request');

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, createToken, signedIn } from '../../support/openapi.js';
+import { recentAudit } from '../../support/audit.js';
 
 const OTHER_PASSWORD = 'violet submarine orbits quietly';
 
@@ -29,7 +30,7 @@ describe('API: administration', () => {
     expect(created.status).to.equal(201);
     expect(created.headers.get('location')).to.equal('/api/v1/users/carol');
     expect(created.body.user).to.include({ username: 'carol', display_name: 'Carol K', email: 'carol@home.example' });
-    expect(app.ctx.audit.recent(1, 'user-created')[0]?.details).to.include({ by: 'api:root' });
+    expect(recentAudit(app.ctx, 1, 'user-created')[0]?.details).to.include({ by: 'api:root' });
 
     const dup = await root.post('/api/v1/users', { username: 'carol', password: OTHER_PASSWORD });
     expect(dup.status).to.equal(409);
@@ -63,7 +64,7 @@ describe('API: administration', () => {
 
     expect((await root.delete('/api/v1/users/carol')).status).to.equal(204);
     expect((await root.get('/api/v1/users/carol')).status).to.equal(404);
-    expect(app.ctx.audit.recent(1, 'user-deleted')[0]?.details).to.include({ by: 'api:root' });
+    expect(recentAudit(app.ctx, 1, 'user-deleted')[0]?.details).to.include({ by: 'api:root' });
   });
 
   it('will not disable, demote or delete the last enabled administrator (409 last-admin)', async () => {
@@ -127,7 +128,7 @@ describe('API: administration', () => {
     const viaToken = await token.post('/api/v1/users/carol/disable');
     expect(viaToken.status).to.equal(200);
     const id = (await token.get('/api/v1/me')).body.authentication.token.id as number;
-    expect(app.ctx.audit.recent(1, 'user-disabled')[0]?.details).to.include({ by: `token:${id}` });
+    expect(recentAudit(app.ctx, 1, 'user-disabled')[0]?.details).to.include({ by: `token:${id}` });
   });
 
   it('lists live and ended sessions, filtered by user, and ends one by handle', async () => {
@@ -191,7 +192,7 @@ describe('API: administration', () => {
     expect(list.body.bans[0]).to.include({ scope: 'ip', ip });
     expect((await root.delete(`/api/v1/bans/${ip}`)).status).to.equal(204);
     expect((await root.get('/api/v1/bans')).body.bans).to.deep.equal([]);
-    expect(app.ctx.audit.recent(1, 'ban-lifted')[0]?.details).to.include({ by: 'api:root' });
+    expect(recentAudit(app.ctx, 1, 'ban-lifted')[0]?.details).to.include({ by: 'api:root' });
     expect((await root.delete(`/api/v1/bans/${ip}`)).status, 'nothing left to lift').to.equal(404);
     expect((await root.delete('/api/v1/bans/%E2%80%8Broot')).status, 'zero-width space').to.equal(400);
     expect((await root.delete(`/api/v1/bans/${encodeURIComponent('2001:db8::/64')}`)).status).to.equal(404);

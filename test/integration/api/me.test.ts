@@ -8,6 +8,7 @@ import { Browser } from '../../support/browser.js';
 import { codeAt } from '../../unit/twofactor/support.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, createToken, signedIn } from '../../support/openapi.js';
+import { recentAudit } from '../../support/audit.js';
 
 const NEW_PASSWORD = 'violet submarine orbits quietly';
 
@@ -124,7 +125,7 @@ describe('API /me with the session cookie', () => {
     expect((await alice.post('/api/v1/me/sessions/revoke-others')).status, 'the new CSRF token works').to.equal(200);
     expect((await other.get('/api/v1/me')).status).to.equal(401);
     expect(await app.ctx.accounts.checkPassword(app.ctx.users.findByUsername('alice')!.id, NEW_PASSWORD)).to.equal(true);
-    expect(app.ctx.audit.recent(1, 'password-changed')[0]?.details).to.include({ by: 'api:alice' });
+    expect(recentAudit(app.ctx, 1, 'password-changed')[0]?.details).to.include({ by: 'api:alice' });
   });
 
   it('wrong passwords are throttled (429 with Retry-After)', async () => {
@@ -156,7 +157,7 @@ describe('API /me with the session cookie', () => {
     expect(res.body.api_tokens).to.have.length(1);
     expect(res.text).to.not.include(secret);
     expect(res.text).to.not.match(/argon2/);
-    expect(app.ctx.audit.recent(1, 'personal-data-exported')).to.have.length(1);
+    expect(recentAudit(app.ctx, 1, 'personal-data-exported')).to.have.length(1);
   });
 
   it('asks for deletion with the password, and withdraws it', async () => {

@@ -7,6 +7,7 @@ import { Browser } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 import { Api, ApiDoc, createToken, signedIn } from '../../support/openapi.js';
+import { recentAudit } from '../../support/audit.js';
 
 const DAY = 86_400_000;
 
@@ -38,9 +39,9 @@ describe('API tokens', () => {
     expect(list.body.tokens).to.have.length(1);
     expect(list.text).to.not.include(res.body.token);
     expect(res.body.token.startsWith(list.body.tokens[0].hint)).to.equal(true);
-    const audit = app.ctx.audit.recent(5, 'api-token-created')[0];
+    const audit = recentAudit(app.ctx, 5, 'api-token-created')[0];
     expect(audit?.details).to.include({ scope: 'read', by: 'api:alice' });
-    expect(JSON.stringify(app.ctx.audit.recent(100))).to.not.include(res.body.token);
+    expect(JSON.stringify(recentAudit(app.ctx, 100))).to.not.include(res.body.token);
   });
 
   it('a read token can GET /me but cannot end a session (403 insufficient-scope); a write token can', async () => {

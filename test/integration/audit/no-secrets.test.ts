@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { createLogger } from '../../../src/lib/log.js';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('audit and logs', () => {
   let app: TestApp;
@@ -31,7 +32,7 @@ describe('audit and logs', () => {
     const rawId = decodeURIComponent(cookie).slice(2).split('.')[0] as string;
     await b.logout();
 
-    const events = app.ctx.audit.recent(10).reverse();
+    const events = recentAudit(app.ctx, 10).reverse();
     const byEvent = (e: string) => events.find((x) => x.event === e);
     expect(byEvent('login-failed')).to.deep.include({ username: 'alice', ip: '198.51.100.23' });
     expect(byEvent('login-succeeded')).to.deep.include({ username: 'alice', ip: '198.51.100.23' });
@@ -49,7 +50,7 @@ describe('audit and logs', () => {
     const res = await new Browser(app.url).login('alice\n{"level":30,"msg":"forged"}', 'whatever it is here');
     expect(res.status).to.equal(400);
     expect(logs).not.to.match(/^\{"level":30,"msg":"forged"\}$/m);
-    const row = app.ctx.audit.recent(1)[0];
+    const row = recentAudit(app.ctx, 1)[0];
     expect(row).to.deep.include({ event: 'login-failed', details: { reason: 'invalid-input' } });
   });
 });

@@ -7,6 +7,7 @@ import { sign } from 'cookie-signature';
 import type { SessionData } from 'express-session';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 interface Row {
   deleted_at: number | null;
@@ -26,7 +27,7 @@ function sessionRows(app: TestApp): Row[] {
 async function plantPreLoginSession(app: TestApp, b: Browser): Promise<string> {
   const sid = randomBytes(24).toString('base64url');
   const data = { cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/', sameSite: 'lax', secure: false }, passkeyDiscoverChallenge: { challenge: 'x', at: app.ctx.clock.now() } };
-  await new Promise<void>((resolve, reject) => app.ctx.sessions.set(sid, data as unknown as SessionData, (err) => (err ? reject(err as Error) : resolve())));
+  await new Promise<void>((resolve, reject) => app.ctx.sessionStore.set(sid, data as unknown as SessionData, (err) => (err ? reject(err as Error) : resolve())));
   const cookie = encodeURIComponent(`s:${sign(sid, app.ctx.secrets.cookieSecret)}`);
   b.cookies.set('gatehouse', cookie);
   return cookie;
@@ -59,7 +60,7 @@ describe('sign-in and sign-out', () => {
     const home = await b.get('/');
     expect(home.status).to.equal(200);
     expect(home.text).to.contain('alice').and.contain('admins');
-    expect(app.ctx.audit.recent(5).map((e) => e.event)).to.include('login-succeeded');
+    expect(recentAudit(app.ctx, 5).map((e) => e.event)).to.include('login-succeeded');
   });
 
   it('gives a new session ID at sign-in and kills the pre-login one (fixation)', async () => {
@@ -92,7 +93,7 @@ describe('sign-in and sign-out', () => {
       expect(res.text).to.contain('Incorrect username or password.');
       expect(b.cookies.has('gatehouse')).to.equal(false); // a refused sign-in stores no session
       expect((await b.get('/')).status).to.equal(303);
-      const failed = app.ctx.audit.recent(5, 'login-failed');
+      const failed = recentAudit(app.ctx, 5, 'login-failed');
       expect(failed[0]?.details.reason).to.equal('bad-credentials');
       expect(JSON.stringify(failed)).not.to.contain(password);
     });
@@ -177,7 +178,7 @@ describe('sign-in and sign-out', () => {
       expect(again.location).to.equal('/login');
       const ended = sessionRows(app).find((r) => r.user_id !== null);
       expect(ended?.delete_reason).to.equal('logout');
-      expect(app.ctx.audit.recent(10).map((e) => e.event)).to.include('logout');
+      expect(recentAudit(app.ctx, 10).map((e) => e.event)).to.include('logout');
     });
 
     it('needs the CSRF token: without it nothing changes', async () => {

@@ -12,6 +12,7 @@ import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { SoftAuthenticator } from '../../support/webauthn.js';
 import { signedIn, startAccountApp } from '../account/support.js';
 import type { User } from '../../../src/users/repository.js';
+import { recentAudit } from '../../support/audit.js';
 
 type Options = { challenge: string; rpId: string };
 
@@ -63,7 +64,7 @@ describe('passkeys: one answer, one use, also in parallel', () => {
     const statuses = await twice(() => postJson(b, '/login/passkey', { response: answer }, token, '/login/second-factor'));
     expect(statuses).to.deep.equal([200, 400]);
     expect(liveSessionsOfAlice()).to.equal(1);
-    expect(app.ctx.audit.recent(50).filter((e) => e.event === 'passkey-used')).to.have.length(1);
+    expect(recentAudit(app.ctx, 50).filter((e) => e.event === 'passkey-used')).to.have.length(1);
   });
 
   it('passwordless sign-in: one answer sent twice at once signs in once', async () => {

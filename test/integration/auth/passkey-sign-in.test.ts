@@ -11,6 +11,7 @@ import { addUser, GOOD_PASSWORD, type TestApp } from '../../support/harness.js';
 import { SoftAuthenticator } from '../../support/webauthn.js';
 import { signedIn, startAccountApp } from '../account/support.js';
 import { storedAuth } from './second-factor-helpers.js';
+import { recentAudit } from '../../support/audit.js';
 
 type Options = { challenge: string; rpId: string; allowCredentials?: unknown[]; userVerification?: string };
 
@@ -84,7 +85,7 @@ describe('passwordless sign-in with a passkey (two_factor.passkey_sign_in)', () 
     expect(storedAuth(app, b)).to.include({ level: 2 });
     expect(storedAuth(app, b)?.methods, 'no password was used').to.deep.equal(['passkey']);
     expect((await b.get('/')).status).to.equal(200);
-    const events = app.ctx.audit.recent(20).map((e) => e.event);
+    const events = recentAudit(app.ctx, 20).map((e) => e.event);
     expect(events).to.include.members(['passkey-used', 'login-succeeded']);
 
     // An rd off this site is dropped.
@@ -113,7 +114,7 @@ describe('passwordless sign-in with a passkey (two_factor.passkey_sign_in)', () 
     s = await begin();
     await refused(await postJson(s.b, '/login/passkey/discover', { response: noUv.get(s.options, origin) }, s.token));
     // Refused for the missing UV flag itself, before the signature is even checked.
-    expect(app.ctx.audit.recent(50).some((e) => e.username === 'bob' && (e.event === 'second-factor-failed' || e.event === 'passkey-used'))).to.equal(false);
+    expect(recentAudit(app.ctx, 50).some((e) => e.username === 'bob' && (e.event === 'second-factor-failed' || e.event === 'passkey-used'))).to.equal(false);
     // A disabled user.
     const aliceUser = app.ctx.users.findByUsername('alice')!;
     app.ctx.users.setDisabled(aliceUser.id, true, clock.now());
@@ -143,7 +144,7 @@ describe('passwordless sign-in with a passkey (two_factor.passkey_sign_in)', () 
     await refused(await postJson(s.b, '/login/passkey/discover', { response: alice.get(s.options, origin) }, s.token));
     expect(messages.size).to.equal(1);
     // Repeats from one address are coalesced: count the events, not the rows.
-    expect(app.ctx.audit.recent(50, 'login-failed').reduce((n, e) => n + e.count, 0)).to.be.at.least(5);
+    expect(recentAudit(app.ctx, 50, 'login-failed').reduce((n, e) => n + e.count, 0)).to.be.at.least(5);
   });
 
   it('refuses no CSRF token, another origin, the wrong content type and junk JSON with 4xx', async () => {

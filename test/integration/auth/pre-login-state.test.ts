@@ -11,6 +11,7 @@ import { hashSessionId } from '../../../src/sessions/store.js';
 import { Browser } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 const HTTPS = { 'x-forwarded-proto': 'https' };
 
@@ -145,7 +146,7 @@ describe('pre-login state: no row per anonymous visitor', () => {
         expect((await attacker.login('alice', `wrong password number ${i}`)).status).to.equal(401);
         clock.advance(1000);
       }
-      const failed = app.ctx.audit.recent(50, 'login-failed');
+      const failed = recentAudit(app.ctx, 50, 'login-failed');
       expect(failed).to.have.length(1);
       expect(failed[0]).to.deep.include({ username: 'alice', ip: '203.0.113.50', count: 12 });
 

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD } from '../../support/harness.js';
 import { codeAt, STEP, storedAuth, userWithTotp, world, type World } from './second-factor-helpers.js';
+import { recentAudit } from '../../support/audit.js';
 
 const DEVICE = 'gatehouse_device';
 
@@ -52,7 +53,7 @@ describe('sign-in: remember this device', () => {
       expect(await passwordSkipsStep(b, 'alice')).to.equal(true);
       expect((await b.get('/')).status).to.equal(200);
       expect(storedAuth(w.app, b)).to.include({ level: 2 }).and.deep.include({ methods: ['password', 'remembered-device'] });
-      expect(w.app.ctx.audit.recent(5).map((e) => e.event)).to.include('login-succeeded');
+      expect(recentAudit(w.app.ctx, 5).map((e) => e.event)).to.include('login-succeeded');
       // The cookie alone is not a sign-in: without the password nothing happens.
       await b.logout();
       expect((await b.get('/')).location).to.equal('/login');

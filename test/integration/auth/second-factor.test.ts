@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD } from '../../support/harness.js';
 import { codeAt, enrollTotp, postCode, storedAuth, userWithTotp, world, wrongCode, type World } from './second-factor-helpers.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('sign-in: the second step', () => {
   let w: World;
@@ -32,7 +33,7 @@ describe('sign-in: the second step', () => {
     expect(home.location).to.equal('/login');
     expect((await b.get('/account')).location).to.equal('/login');
     expect((await b.get('/api/v1/me')).status).to.equal(401);
-    expect(w.app.ctx.audit.recent(10).map((e) => e.event)).not.to.include('login-succeeded');
+    expect(recentAudit(w.app.ctx, 10).map((e) => e.event)).not.to.include('login-succeeded');
   });
 
   it('the right code signs in at level 2, with a new session ID at each step', async () => {
@@ -52,7 +53,7 @@ describe('sign-in: the second step', () => {
     expect(home.status).to.equal(200);
     expect(home.text).to.contain('alice');
     expect(storedAuth(w.app, b)).to.include({ level: 2, secondFactorAt: w.clock.now() }).and.deep.include({ methods: ['password', 'totp'] });
-    const events = w.app.ctx.audit.recent(10).map((e) => e.event);
+    const events = recentAudit(w.app.ctx, 10).map((e) => e.event);
     expect(events).to.include.members(['login-succeeded', 'totp-accepted']);
 
     // Neither earlier cookie is worth anything.
@@ -125,7 +126,7 @@ describe('sign-in: the second step', () => {
     expect(storedAuth(w.app, b)).to.include({ level: 2 }).and.deep.include({ methods: ['password', 'recovery-code'] });
     const home = await b.get('/');
     expect(home.text).to.contain(`${codes.length - 1} unused recovery codes left`);
-    expect(w.app.ctx.audit.recent(10).map((e) => e.event)).to.include('recovery-code-used');
+    expect(recentAudit(w.app.ctx, 10).map((e) => e.event)).to.include('recovery-code-used');
 
     await b.logout();
     await b.login('alice', GOOD_PASSWORD);

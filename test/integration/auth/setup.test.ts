@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';
 import { GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('first-run setup', () => {
   let app: TestApp;
@@ -45,7 +46,7 @@ describe('first-run setup', () => {
     const signIn = new Browser(app.url);
     expect((await signIn.login('root-admin', GOOD_PASSWORD)).status).to.equal(303);
     expect((await signIn.get('/')).text).to.contain('Administrator');
-    expect(app.ctx.audit.recent(10).map((e) => e.event)).to.include('setup-completed');
+    expect(recentAudit(app.ctx, 10).map((e) => e.event)).to.include('setup-completed');
   });
 
   it('works once: the link is dead after use', async () => {

@@ -9,6 +9,7 @@ import { Browser, type Reply } from '../../support/browser.js';
 import { forwardAuthConfig, HTTPS, verify } from '../../support/forward-auth.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
 import { codeAt, userWithTotp, world, type World } from '../auth/second-factor-helpers.js';
+import { recentAudit } from '../../support/audit.js';
 
 const PORTAL_COOKIE = '__Host-gatehouse';
 const FORWARD_COOKIE = '__Secure-gatehouse_forward';
@@ -88,7 +89,7 @@ describe('the forward-auth cookie at the portal, and cookie name confusion (host
     const thief = new Browser(app.url, { ...HTTPS, 'x-forwarded-for': '203.0.113.9' });
     thief.cookies.set(FORWARD_COOKIE, admin.cookies.get(FORWARD_COOKIE) as string);
     expect((await verify(thief, 'https://app.home.example/')).status).to.equal(401);
-    expect(app.ctx.audit.recent(10).map((e) => e.event)).to.include('session-theft-detected');
+    expect(recentAudit(app.ctx, 10).map((e) => e.event)).to.include('session-theft-detected');
     expect((await admin.get('/account')).status, 'the portal cookie died with it').to.equal(303);
     expect((await verify(admin, 'https://app.home.example/')).status).to.equal(401);
   });

@@ -4,13 +4,13 @@
 
 import type { SessionData } from 'express-session';
 import { expect } from 'chai';
-import { sessionPolicy } from '../../../src/sessions/policy.js';
-import { SqliteSessionStore } from '../../../src/sessions/store.js';
+import { ExpressSessionStore } from '../../../src/sessions/express-store.js';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
-/** The real store; `holdNextGet` delays the answer (not the read) of the next get. */
-class HeldStore extends SqliteSessionStore {
+/** The real Store adapter; `holdNextGet` delays the answer (not the read) of the next get. */
+class HeldStore extends ExpressSessionStore {
   private hold: Promise<void> | null = null;
   loaded: Promise<void> = Promise.resolve();
 
@@ -40,7 +40,7 @@ describe('no resurrection through the app', () => {
   let store: HeldStore;
   beforeEach(async () => {
     app = await startApp({
-      sessionStore: (db, clock, audit, config) => (store = new HeldStore(db, clock, sessionPolicy(config), audit)),
+      sessionStore: (sessions) => (store = new HeldStore(sessions)),
     });
     await addUser(app.ctx, 'alice');
   });
@@ -73,7 +73,7 @@ describe('no resurrection through the app', () => {
     };
     expect(row.deleted_at).to.be.a('number');
     expect(row.delete_reason).to.equal('logout');
-    expect(app.ctx.audit.recent(20, 'session-resurrection-blocked')).to.have.length(1);
+    expect(recentAudit(app.ctx, 20, 'session-resurrection-blocked')).to.have.length(1);
 
     const replay = new Browser(app.url);
     replay.cookies.set('gatehouse', cookie);

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { Browser } from '../../support/browser.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 const via = (ip: string) => ({ 'x-forwarded-for': ip, 'x-forwarded-proto': 'https' });
 /** Both cookies of a session: the portal's and the forward-auth one. */
@@ -49,7 +50,7 @@ describe('IP binding (theft detection)', () => {
     const row = app.ctx.db.prepare("SELECT delete_reason, delete_detail FROM sessions WHERE user_id IS NOT NULL").get() as { delete_reason: string; delete_detail: string };
     expect(row.delete_reason).to.equal('ip-mismatch');
     expect(JSON.parse(row.delete_detail)).to.include({ bound_ip: '198.51.100.7', seen_ip: '203.0.113.66' });
-    const audit = app.ctx.audit.recent(5, 'session-theft-detected')[0];
+    const audit = recentAudit(app.ctx, 5, 'session-theft-detected')[0];
     expect(audit).to.deep.include({ username: 'alice', ip: '203.0.113.66' });
     expect(audit?.details).to.include({ bound_ip: '198.51.100.7', via: 'page' });
   });
@@ -70,7 +71,7 @@ describe('IP binding (theft detection)', () => {
     });
     expect(forward.status).to.equal(302);
     expect((await verify(again)).status).to.equal(401);
-    expect(app.ctx.audit.recent(10, 'session-theft-detected').map((e) => e.details.via)).to.deep.equal(['forward', 'verify']);
+    expect(recentAudit(app.ctx, 10, 'session-theft-detected').map((e) => e.details.via)).to.deep.equal(['forward', 'verify']);
   });
 
   it('subnet policy (default) lets the /24 and /64 neighbours use the session', async () => {

@@ -8,6 +8,7 @@ import type { Ban } from '../../../src/throttle/regulator.js';
 import { Browser } from '../../support/browser.js';
 import { buildOnce, gatehouse, initDataDir } from '../../support/cli.js';
 import { addUser, GOOD_PASSWORD, startApp, tempDir, testConfig, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 
 
@@ -102,7 +103,7 @@ describe('gatehouse ban (real command in a child process)', function () {
     const res = await gatehouse(dir, ['ban', 'lift', 'alice']);
     expect(res.code, res.stderr).to.equal(0);
     expect((await from('198.51.100.1').login('alice', GOOD_PASSWORD)).status).to.equal(303);
-    const lifted = app.ctx.audit.recent(5, 'ban-lifted')[0];
+    const lifted = recentAudit(app.ctx, 5, 'ban-lifted')[0];
     expect(lifted).to.deep.include({ username: 'alice', ip: null });
     expect(lifted?.details.by).to.match(/^cli:/);
   });

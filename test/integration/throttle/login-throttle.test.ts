@@ -7,6 +7,7 @@ import { GENERIC_LOGIN_FAILURE } from '../../../src/auth/login-routes.js';
 import { Browser, type Reply } from '../../support/browser.js';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, GOOD_PASSWORD, startApp, type TestApp } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 const WRONG = 'definitely-not-the-password-42';
 const from = (ip: string) => ({ 'x-forwarded-for': ip, 'x-forwarded-proto': 'https' });
@@ -111,7 +112,7 @@ describe('login throttling', () => {
     expectThrottled(await login('203.0.113.50', 'alice', GOOD_PASSWORD));
     // One failure each: the usernames are not locked; alice signs in from elsewhere.
     expect((await login('198.51.100.1', 'alice', GOOD_PASSWORD)).status).to.equal(303);
-    const [ban] = app.ctx.audit.recent(10, 'ban-imposed');
+    const [ban] = recentAudit(app.ctx, 10, 'ban-imposed');
     expect(ban).to.deep.include({ ip: '203.0.113.50', username: null });
     expect(ban?.details).to.include({ scope: 'ip', cause: 'spraying', duration_ms: 15 * 60_000, count: 1 });
   });
@@ -167,7 +168,7 @@ describe('login throttling', () => {
     await start();
     await addUser(app.ctx, 'alice');
     for (let i = 1; i <= 6; i++) await login(`203.0.113.${i}`, 'alice', `${WRONG}-${i}`);
-    const events = app.ctx.audit.recent(50).reverse();
+    const events = recentAudit(app.ctx, 50).reverse();
     const of = (event: string) => events.filter((e) => e.event === event);
     expect(of('login-failed').map((e) => [e.ip, e.username])).to.deep.equal([1, 2, 3, 4, 5].map((i) => [`203.0.113.${i}`, 'alice']));
     expect(of('ban-imposed')).to.have.length(1);

@@ -23,6 +23,7 @@ import {
   writesSoFar,
   type StoreFixture,
 } from '../../support/session-store.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('session store: touches, cache and revocation', () => {
   let f: StoreFixture;
@@ -232,7 +233,7 @@ describe('session store: touches, cache and revocation', () => {
       expect(info).to.deep.include({ handle: hash.slice(0, 12), userId: f.alice, username: 'alice', deleteReason: 'revoked' });
       expect(await get(f.store, 'sid-handle')).to.equal(null);
       expect(await get(f.store, 'sid-other')).to.not.equal(null);
-      const [event] = f.ctx.audit.recent(1, 'session-revoked');
+      const [event] = recentAudit(f.ctx, 1, 'session-revoked');
       expect(event?.details).to.deep.equal({ session: hash.slice(0, 12), reason: 'revoked', by: 'admin:carol' });
     });
 
@@ -287,7 +288,7 @@ describe('session store: touches, cache and revocation', () => {
         expect(await get(f.store, sid)).to.equal(null);
         expect(rowOf(f.ctx, hashSessionId(sid))?.delete_reason).to.equal('password-changed');
       }
-      expect(f.ctx.audit.recent(10, 'session-revoked')).to.have.length(2);
+      expect(recentAudit(f.ctx, 10, 'session-revoked')).to.have.length(2);
     });
   });
 });

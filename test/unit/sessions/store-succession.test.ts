@@ -1,10 +1,12 @@
-// The store's succession rule (SqliteSessionStore.succeed): the only way a signed-in row
-// comes to be, refused in SQL when the session or the authentication it rests on has ended.
+// The store's succession rule (Sessions.succeed; the checks in SqliteSessionEngine.succeed):
+// the only way a signed-in row comes to be, refused in SQL when the session or the
+// authentication it rests on has ended.
 
 import { expect } from 'chai';
 import { hashSessionId, SessionEndedError, type Succession } from '../../../src/sessions/store.js';
 import { sha256Hex } from '../../../src/lib/crypto.js';
 import { anonymous, get, issue, openStore, rowOf, set, signedIn, type StoreFixture } from '../../support/session-store.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('session store: succession', () => {
   let f: StoreFixture;
@@ -84,7 +86,7 @@ describe('session store: succession', () => {
     await set(f.store, 'forged', signedIn(f.alice));
     expect(rowOf(f.ctx, hashSessionId('forged'))).to.equal(undefined);
     expect(await get(f.store, 'forged')).to.equal(null);
-    const audit = f.ctx.audit.recent(5, 'session-resurrection-blocked');
+    const audit = recentAudit(f.ctx, 5, 'session-resurrection-blocked');
     expect(audit[0]?.details).to.include({ state: 'never-issued' });
   });
 

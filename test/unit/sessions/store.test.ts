@@ -21,6 +21,7 @@ import {
   touch,
   type StoreFixture,
 } from '../../support/session-store.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('session store: Store API', () => {
   let f: StoreFixture;
@@ -29,7 +30,7 @@ describe('session store: Store API', () => {
   });
   afterEach(() => f.close());
 
-  const blocked = () => f.ctx.audit.recent(100, 'session-resurrection-blocked');
+  const blocked = () => recentAudit(f.ctx, 100, 'session-resurrection-blocked');
 
   describe('get and set', () => {
     it('gets null for a session that was never stored', async () => {

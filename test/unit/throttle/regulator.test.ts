@@ -9,6 +9,7 @@ import { ipKey } from '../../../src/theft/client-ip.js';
 import { KNOWN_IP_RETENTION_MS, parseLiftTarget, type Ban, type Verdict } from '../../../src/throttle/regulator.js';
 import { FakeClock } from '../../support/clock.js';
 import { tempDir, testConfig } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -148,7 +149,7 @@ describe('login regulator', () => {
         expect(ctx.regulator.listBans()).to.deep.equal([]);
       }
       expect(durations).to.deep.equal([1, 2, 3, 3].map((m) => m * MINUTE));
-      const imposed = ctx.audit.recent(100, 'ban-imposed').reverse();
+      const imposed = recentAudit(ctx, 100, 'ban-imposed').reverse();
       expect(imposed.map((e) => e.details.duration_ms)).to.deep.equal(durations);
       expect(imposed[0]).to.deep.include({ username: 'alice', ip: null });
     });
@@ -172,7 +173,7 @@ describe('login regulator', () => {
       expect(refusal('203.0.113.9', 'alice').reason).to.equal('ip-banned');
       // The usernames themselves are not locked: one failure each.
       expect(check('198.51.100.1', 'alice').allowed).to.equal(true);
-      expect(ctx.audit.recent(1, 'ban-imposed')[0]).to.deep.include({ ip: '203.0.113.9', details: { scope: 'ip', cause: 'spraying', until: (ban as Ban).until, duration_ms: 15 * MINUTE, count: 1 } });
+      expect(recentAudit(ctx, 1, 'ban-imposed')[0]).to.deep.include({ ip: '203.0.113.9', details: { scope: 'ip', cause: 'spraying', until: (ban as Ban).until, duration_ms: 15 * MINUTE, count: 1 } });
     });
 
     it('does not count usernames the address is known for as spraying', () => {
@@ -255,7 +256,7 @@ describe('login regulator', () => {
       expect(check('203.0.113.9', 'alice').allowed).to.equal(true);
       expect(ctx.regulator.listBans()).to.deep.equal([]);
       expect(ctx.regulator.lift('alice', 'cli:test')).to.deep.include({ lifted: [], cleared: 0 });
-      expect(ctx.audit.recent(10, 'ban-lifted').map((e) => [e.ip, e.username, e.details.by])).to.deep.equal([
+      expect(recentAudit(ctx, 10, 'ban-lifted').map((e) => [e.ip, e.username, e.details.by])).to.deep.equal([
         [null, 'alice', 'cli:test'],
         ['203.0.113.9', null, 'cli:test'],
       ]);

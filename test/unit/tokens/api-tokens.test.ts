@@ -8,6 +8,7 @@ import { scopeAllows, TOKEN_PREFIX } from '../../../src/tokens/api-tokens.js';
 import type { User } from '../../../src/users/repository.js';
 import { FakeClock } from '../../support/clock.js';
 import { addUser, tempDir, testConfig } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 const DAY = 86_400_000;
 
@@ -127,7 +128,7 @@ describe('API tokens', () => {
   it('writes audit events that name the token by id, never its secret', () => {
     const { token, info } = create();
     ctx.tokens.revoke(alice.id, info.id, 'user:alice');
-    const events = ctx.audit.recent(10).filter((e) => e.event.startsWith('api-token-'));
+    const events = recentAudit(ctx, 10).filter((e) => e.event.startsWith('api-token-'));
     expect(events.map((e) => e.event)).to.deep.equal(['api-token-revoked', 'api-token-created']);
     expect(JSON.stringify(events)).not.to.include(token.slice(TOKEN_PREFIX.length));
   });

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { normalizeRecoveryCode } from '../../../src/twofactor/recovery-codes.js';
 import { world, type World } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('recovery codes', () => {
   let w: World;
@@ -21,7 +22,7 @@ describe('recovery codes', () => {
     expect(new Set(codes).size).to.equal(10);
     for (const code of codes) expect(code).to.match(/^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$/);
     expect(rc().remaining(w.alice.id)).to.equal(10);
-    expect(w.ctx.audit.recent(1, 'recovery-codes-generated')[0]?.details).to.deep.equal({ by: 'user:alice', count: 10, replaced: 0 });
+    expect(recentAudit(w.ctx, 1, 'recovery-codes-generated')[0]?.details).to.deep.equal({ by: 'user:alice', count: 10, replaced: 0 });
   });
 
   it('accepts each code once, audits the use with the count left', () => {
@@ -29,10 +30,10 @@ describe('recovery codes', () => {
     expect(use(code)).to.deep.equal({ ok: true, method: 'recovery-code', remaining: 9 });
     expect(use(code)).to.deep.equal({ ok: false, reason: 'invalid' });
     expect(rc().remaining(w.alice.id)).to.equal(9);
-    const used = w.ctx.audit.recent(5, 'recovery-code-used');
+    const used = recentAudit(w.ctx, 5, 'recovery-code-used');
     expect(used).to.have.length(1);
     expect(used[0]).to.deep.include({ username: 'alice', ip: '192.0.2.20', details: { remaining: 9 } });
-    expect(JSON.stringify(w.ctx.audit.recent(20))).not.to.include(code.replace('-', '').slice(0, 8));
+    expect(JSON.stringify(recentAudit(w.ctx, 20))).not.to.include(code.replace('-', '').slice(0, 8));
   });
 
   it('reads input case- and dash-insensitively, with o/i/l taken as 0/1', () => {
@@ -56,7 +57,7 @@ describe('recovery codes', () => {
     }
     expect(rc().remaining(w.alice.id)).to.equal(10);
     expect(use(fresh[0] ?? '').ok).to.equal(true);
-    expect(w.ctx.audit.recent(1, 'recovery-codes-generated')[0]?.details).to.include({ replaced: 9 });
+    expect(recentAudit(w.ctx, 1, 'recovery-codes-generated')[0]?.details).to.include({ replaced: 9 });
   });
 
   it("belong to their user: alice's code does not work for bob", async () => {

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { RememberedDevices } from '../../../src/twofactor/remembered-devices.js';
 import { addUser } from '../../support/harness.js';
 import { world, type World } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 const DAY = 86_400_000;
 
@@ -81,7 +82,7 @@ describe('remembered devices', () => {
     devices.revoke(w.alice.id, id);
     devices.create(w.alice.id, 30 * DAY);
     devices.revokeAll(w.alice.id, 'password-changed');
-    const events = w.ctx.audit.recent(10).filter((e) => e.event.startsWith('device-'));
+    const events = recentAudit(w.ctx, 10).filter((e) => e.event.startsWith('device-'));
     expect(events.map((e) => e.event)).to.deep.equal(['device-forgotten', 'device-remembered', 'device-forgotten', 'device-remembered']);
     expect(events[0]?.details).to.include({ count: 1, reason: 'password-changed' });
     expect(JSON.stringify(events)).not.to.contain(token);

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { Secret, TOTP } from 'otpauth';
 import { STEP, codeAt, enroll, world, wrongCode, type World } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('TOTP authenticators', () => {
   let w: World;
@@ -41,7 +42,7 @@ describe('TOTP authenticators', () => {
       expect(w.ctx.twoFactor.totp.confirm(w.alice, codeAt(secret, w.clock.now()))).to.deep.equal({ ok: true });
       expect(w.ctx.twoFactor.isEnabled(w.alice.id)).to.equal(true);
       expect(w.ctx.twoFactor.totp.state(w.alice.id)).to.equal('active');
-      expect(w.ctx.audit.recent(10, 'totp-enrolled')).to.have.length(1);
+      expect(recentAudit(w.ctx, 10, 'totp-enrolled')).to.have.length(1);
     });
 
     it('uses up the confirming code, so it cannot sign in afterwards', async () => {
@@ -74,7 +75,7 @@ describe('TOTP authenticators', () => {
       expect(w.ctx.twoFactor.totp.remove(w.alice, 'user:alice')).to.equal(true);
       expect(w.ctx.twoFactor.isEnabled(w.alice.id)).to.equal(false);
       expect(w.ctx.twoFactor.totp.remove(w.alice, 'user:alice')).to.equal(false);
-      expect(w.ctx.audit.recent(10, 'totp-removed')[0]?.details).to.deep.equal({ by: 'user:alice' });
+      expect(recentAudit(w.ctx, 10, 'totp-removed')[0]?.details).to.deep.equal({ by: 'user:alice' });
     });
   });
 
@@ -87,13 +88,13 @@ describe('TOTP authenticators', () => {
     it('accepts the current code, with spaces as apps show it', () => {
       const code = codeAt(secret, w.clock.now());
       expect(verify(`${code.slice(0, 3)} ${code.slice(3)}`)).to.deep.equal({ ok: true, method: 'totp' });
-      expect(w.ctx.audit.recent(1)[0]?.event).to.equal('totp-accepted');
+      expect(recentAudit(w.ctx, 1)[0]?.event).to.equal('totp-accepted');
     });
 
     it('refuses a wrong code and malformed input', () => {
       expect(verify(wrongCode(secret, w.clock.now()))).to.deep.equal({ ok: false, reason: 'invalid' });
       for (const bad of ['', '12345', '1234567', 'abcdef', '１２３４５６', '1'.repeat(100)]) expect(verify(bad).ok, bad).to.equal(false);
-      const failed = w.ctx.audit.recent(20, 'second-factor-failed').map((e) => e.details.reason);
+      const failed = recentAudit(w.ctx, 20, 'second-factor-failed').map((e) => e.details.reason);
       expect(failed).to.include('invalid-code').and.include('malformed');
     });
 
@@ -112,7 +113,7 @@ describe('TOTP authenticators', () => {
       const now = codeAt(secret, w.clock.now());
       expect(verify(now).ok).to.equal(true);
       expect(verify(now)).to.deep.equal({ ok: false, reason: 'invalid' });
-      expect(w.ctx.audit.recent(1, 'second-factor-failed')[0]?.details).to.deep.equal({ method: 'totp', reason: 'replayed-code' });
+      expect(recentAudit(w.ctx, 1, 'second-factor-failed')[0]?.details).to.deep.equal({ method: 'totp', reason: 'replayed-code' });
       // Still inside the window of the code before it, but that step is older than the used one.
       expect(verify(codeAt(secret, w.clock.now() - STEP)).ok).to.equal(false);
       // After the code from the step ahead was used, the current one is older: refused too.
@@ -141,8 +142,8 @@ describe('TOTP authenticators', () => {
       if (refused.ok || refused.reason !== 'throttled') throw new Error('not throttled');
       expect(refused.retryAfter).to.equal(15 * 60);
       expect(refused.until).to.equal(w.clock.now() + 15 * 60_000);
-      expect(w.ctx.audit.recent(1, 'second-factor-locked')[0]?.details).to.include({ count: 1, duration_ms: 15 * 60_000 });
-      expect(w.ctx.audit.recent(1, 'second-factor-throttled')[0]).to.deep.include({ username: 'alice', ip: '192.0.2.99' });
+      expect(recentAudit(w.ctx, 1, 'second-factor-locked')[0]?.details).to.include({ count: 1, duration_ms: 15 * 60_000 });
+      expect(recentAudit(w.ctx, 1, 'second-factor-throttled')[0]).to.deep.include({ username: 'alice', ip: '192.0.2.99' });
       expect(w.ctx.twoFactor.status(w.alice.id).lockedUntil).to.equal(refused.until);
       w.clock.advance(15 * 60_000 - 1000);
       expect(verify(codeAt(secret, w.clock.now())).ok).to.equal(false, 'still locked a second before the end');

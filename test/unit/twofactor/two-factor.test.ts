@@ -3,6 +3,7 @@
 
 import { expect } from 'chai';
 import { STEP, codeAt, enroll, world, wrongCode, type World } from './support.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('two-factor (facade)', () => {
   let w: World;
@@ -39,7 +40,7 @@ describe('two-factor (facade)', () => {
     for (const table of ['totp_authenticators', 'recovery_codes']) {
       expect(w.ctx.db.prepare(`SELECT count(*) FROM ${table} WHERE user_id = ?`).pluck().get(w.alice.id), table).to.equal(0);
     }
-    expect(w.ctx.audit.recent(1, 'second-factor-reset')[0]).to.deep.include({
+    expect(recentAudit(w.ctx, 1, 'second-factor-reset')[0]).to.deep.include({
       username: 'alice',
       ip: '192.0.2.5',
       details: { by: 'admin:root', totp: true, recovery_codes: 10, passkeys: 0, sessions_revoked: 0 },
@@ -69,9 +70,9 @@ describe('two-factor (facade)', () => {
     const secret = await enroll(w);
     const code = codeAt(secret, w.clock.now());
     w.ctx.twoFactor.verify(w.alice, code, '192.0.2.1');
-    const events = w.ctx.audit.recent(20).map((e) => e.event);
+    const events = recentAudit(w.ctx, 20).map((e) => e.event);
     expect(events).to.include.members(['totp-enrollment-started', 'totp-enrolled', 'totp-accepted']);
-    const all = JSON.stringify(w.ctx.audit.recent(50));
+    const all = JSON.stringify(recentAudit(w.ctx, 50));
     expect(all).not.to.include(secret);
     expect(all).not.to.include(code);
   });

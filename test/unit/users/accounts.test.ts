@@ -6,6 +6,7 @@ import { createContext, type AppContext } from '../../../src/context.js';
 import { passwordChangeRequired } from '../../../src/passwords/policy.js';
 import type { User } from '../../../src/users/repository.js';
 import { GOOD_PASSWORD, tempDir, testConfig } from '../../support/harness.js';
+import { recentAudit } from '../../support/audit.js';
 
 describe('accounts', () => {
   let dir: string;
@@ -107,7 +108,7 @@ describe('user cache', () => {
       expect(codeOf(() => ctx.accounts.update('zoe', { groups: ['bad group'] }, 'test'))).to.equal('invalid-groups');
       expect(codeOf(() => ctx.accounts.update('zoe', { displayName: 'x\u200By' }, 'test'))).to.equal('invalid-display-name');
       expect(codeOf(() => ctx.accounts.update('nobody', { displayName: 'x' }, 'test'))).to.equal('user-not-found');
-      const event = ctx.audit.recent(5, 'user-updated')[0];
+      const event = recentAudit(ctx, 5, 'user-updated')[0];
       expect(event?.details).to.deep.include({ by: 'admin:root' });
       expect((event?.details.changes as Record<string, unknown>).groups).to.deep.equal({ from: [], to: ['family', 'media'] });
       // An empty display name falls back to the username.
@@ -120,7 +121,7 @@ describe('user cache', () => {
       const reset = ctx.users.findByUsername('zoe');
       expect(reset?.mustChangePassword).to.equal(true);
       expect(passwordChangeRequired(reset as User, null, Date.now())).to.equal(true);
-      expect(ctx.audit.recent(1, 'password-reset')).to.have.length(1);
+      expect(recentAudit(ctx, 1, 'password-reset')).to.have.length(1);
       await ctx.accounts.setPassword('zoe', 'my very own secret passphrase', 'user:zoe');
       expect(ctx.users.findByUsername('zoe')?.mustChangePassword).to.equal(false);
     });
@@ -145,7 +146,7 @@ describe('user cache', () => {
       ctx.accounts.requestDeletion(zoe.id, '192.0.2.1');
       ctx.accounts.requestDeletion(zoe.id, '192.0.2.1'); // idempotent
       expect(ctx.accounts.deletionRequests().map((u) => u.username)).to.deep.equal(['zoe']);
-      expect(ctx.audit.recent(5, 'account-deletion-requested')).to.have.length(1);
+      expect(recentAudit(ctx, 5, 'account-deletion-requested')).to.have.length(1);
       ctx.accounts.cancelDeletion(zoe.id, 'admin:root');
       expect(ctx.accounts.deletionRequests()).to.deep.equal([]);
     });
